@@ -1,0 +1,5 @@
+"""``python -m spyglass``: the same as the ``spyglass`` command."""
+
+from spyglass.cli.main import main
+
+main()

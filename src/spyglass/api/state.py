@@ -1,0 +1,20 @@
+"""The services one running API server shares across requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spyglass.api.v2.views import ViewOptions
+from spyglass.config import Settings
+from spyglass.services.download import DownloadService
+from spyglass.services.images import ImageService
+from spyglass.services.upload import UploadService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    images: ImageService
+    uploads: UploadService
+    downloads: DownloadService
+    views: ViewOptions

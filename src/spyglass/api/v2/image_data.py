@@ -1,0 +1,98 @@
+"""``PUT`` and ``GET /v2/images/{image_id}/file``: image bytes in and out, streamed."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
+
+from spyglass.api.v2.common import context, require_no_body, services
+from spyglass.errors import BadRequest, RangeNotSatisfiable, UnsupportedMediaType
+from spyglass.stores.base import ByteRange
+from spyglass.types import ByteStream
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+
+
+async def upload(request: Request) -> Response:
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/octet-stream":
+        raise UnsupportedMediaType(
+            f"Content-Type {content_type or '(none)'} is not supported for image data: "
+            "use application/octet-stream."
+        )
+    size = _declared_size(request)
+    await services(request).uploads.upload(
+        context(request), request.path_params["image_id"], _body(request), size=size
+    )
+    return Response(status_code=204)
+
+
+def _declared_size(request: Request) -> int | None:
+    raw = request.headers.get("x-openstack-image-size")
+    if raw is None:
+        return None
+    try:
+        size = int(raw)
+    except ValueError:
+        raise BadRequest(f"x-openstack-image-size must be an integer, not {raw!r}.") from None
+    if size < 0:
+        raise BadRequest("x-openstack-image-size must not be negative.")
+    return size
+
+
+async def _body(request: Request) -> ByteStream:
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise BadRequest("The client disconnected before the upload finished.") from None
+
+
+async def download(request: Request) -> Response:
+    await require_no_body(request)
+    requested = _requested_range(request)
+    result = await services(request).downloads.download(
+        context(request), request.path_params["image_id"], byte_range=requested
+    )
+    if result.data is None:
+        return Response(status_code=204)
+    headers = {"Content-Length": str(result.data.size)}
+    if result.image.checksum and result.byte_range is None:
+        headers["Content-MD5"] = result.image.checksum
+    status = 200
+    if result.byte_range is not None:
+        status = 206
+        end = result.byte_range.start + result.data.size - 1
+        total = "*" if result.total_size is None else str(result.total_size)
+        headers["Content-Range"] = f"bytes {result.byte_range.start}-{end}/{total}"
+    return StreamingResponse(
+        result.data.stream, status_code=status, headers=headers,
+        media_type="application/octet-stream",
+    )
+
+
+def _requested_range(request: Request) -> ByteRange | None:
+    """Read ``Range`` (or a legacy request ``Content-Range``) into a ``ByteRange``."""
+    raw = request.headers.get("range")
+    if raw is not None:
+        if "," in raw:
+            raise BadRequest("Multiple ranges are not supported.")
+        match = _RANGE.match(raw.strip())
+        if not match or match.groups() == ("", ""):
+            raise RangeNotSatisfiable(f"Invalid Range header: {raw}")
+        first, last = match.groups()
+        if first == "":
+            return ByteRange(-int(last))
+        if last and int(last) < int(first):
+            raise RangeNotSatisfiable(f"Invalid Range header: {raw}")
+        return ByteRange(int(first), int(last) if last else None)
+    legacy = request.headers.get("content-range")
+    if legacy is not None:
+        match = _CONTENT_RANGE.match(legacy.strip())
+        if not match or int(match.group(2)) < int(match.group(1)):
+            raise RangeNotSatisfiable(f"Invalid Content-Range header: {legacy}")
+        return ByteRange(int(match.group(1)), int(match.group(2)))
+    return None

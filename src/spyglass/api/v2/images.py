@@ -1,0 +1,86 @@
+"""Handlers for ``/v2/images`` and ``/v2/images/{image_id}``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from spyglass.api.errors import error_response
+from spyglass.api.v2.common import context, json_body, require_no_body, services
+from spyglass.api.v2.params import parse_list_query
+from spyglass.api.v2.views import image_view
+from spyglass.domain.patch import ACCEPT_PATCH, media_type_is_legacy, parse_patch
+from spyglass.errors import UnsupportedMediaType
+
+
+async def create_image(request: Request) -> Response:
+    svc = services(request)
+    if "json" not in request.headers.get("content-type", "application/json"):
+        raise UnsupportedMediaType("Unsupported Content-Type: the request body must be JSON.")
+    image = await svc.images.create(context(request), await json_body(request))
+    headers = {"Location": str(request.url_for("image", image_id=image.id))}
+    methods = svc.settings.enabled_import_methods
+    if methods:
+        headers["OpenStack-image-import-methods"] = ",".join(methods)
+    return JSONResponse(image_view(image, svc.views), status_code=201, headers=headers)
+
+
+async def list_images(request: Request) -> Response:
+    svc = services(request)
+    params = list(request.query_params.multi_items())
+    query = parse_list_query(
+        params, context(request),
+        default_limit=svc.settings.limit_param_default, max_limit=svc.settings.api_limit_max,
+    )
+    images = await svc.images.list(query)
+    without_marker = [(k, v) for k, v in params if k != "marker"]
+    body: dict[str, object] = {
+        "images": [image_view(i, svc.views) for i in images],
+        "first": "/v2/images" + (f"?{urlencode(without_marker)}" if without_marker else ""),
+        "schema": "/v2/schemas/images",
+    }
+    if images and len(images) == query.limit:
+        body["next"] = "/v2/images?" + urlencode([*without_marker, ("marker", images[-1].id)])
+    return JSONResponse(body)
+
+
+async def show_image(request: Request) -> Response:
+    await require_no_body(request)
+    svc = services(request)
+    image = await svc.images.get(context(request), request.path_params["image_id"])
+    return JSONResponse(image_view(image, svc.views))
+
+
+async def update_image(request: Request) -> Response:
+    svc = services(request)
+    try:
+        legacy = media_type_is_legacy(request.headers.get("content-type"))
+    except UnsupportedMediaType as exc:
+        return error_response(request, 415, exc.message, {"Accept-Patch": ACCEPT_PATCH})
+    changes = parse_patch(await json_body(request), legacy=legacy)
+    image = await svc.images.update(context(request), request.path_params["image_id"], changes)
+    return JSONResponse(image_view(image, svc.views))
+
+
+async def delete_image(request: Request) -> Response:
+    await require_no_body(request)
+    await services(request).images.delete(context(request), request.path_params["image_id"])
+    return Response(status_code=204)
+
+
+async def add_tag(request: Request) -> Response:
+    await require_no_body(request)
+    await services(request).images.add_tag(
+        context(request), request.path_params["image_id"], request.path_params["tag"]
+    )
+    return Response(status_code=204)
+
+
+async def delete_tag(request: Request) -> Response:
+    await require_no_body(request)
+    await services(request).images.delete_tag(
+        context(request), request.path_params["image_id"], request.path_params["tag"]
+    )
+    return Response(status_code=204)

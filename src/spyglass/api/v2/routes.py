@@ -1,0 +1,38 @@
+"""The v2 route table, on one screen."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from spyglass.api.v2 import image_data, images, schemas
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def resource(path: str, *, name: str | None = None, **handlers: Handler) -> Route:
+    """One route per path, dispatching on the method, so 405 lists every allowed one."""
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, dispatch, methods=list(handlers), name=name)
+
+
+ROUTES = [
+    resource("/v2/images", GET=images.list_images, POST=images.create_image),
+    resource(
+        "/v2/images/{image_id}", name="image",
+        GET=images.show_image, PATCH=images.update_image, DELETE=images.delete_image,
+    ),
+    resource("/v2/images/{image_id}/file", PUT=image_data.upload, GET=image_data.download),
+    resource("/v2/images/{image_id}/tags/{tag}", PUT=images.add_tag, DELETE=images.delete_tag),
+    resource("/v2/schemas/image", GET=schemas.image_schema),
+    resource("/v2/schemas/images", GET=schemas.images_schema),
+    resource("/v2/schemas/member", GET=schemas.member_schema),
+    resource("/v2/schemas/members", GET=schemas.members_schema),
+]

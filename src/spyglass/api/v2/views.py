@@ -1,0 +1,59 @@
+"""Images as JSON: the response shapes of the v2 API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from spyglass.domain.image import Image
+from spyglass.domain.properties import is_hidden_property
+
+
+@dataclass(frozen=True, slots=True)
+class ViewOptions:
+    show_direct_url: bool = False
+    show_locations: bool = False
+
+
+def isotime(when: datetime | None) -> str | None:
+    """Upstream's timestamp format: UTC, no fraction, ``Z``."""
+    return None if when is None else when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def image_view(image: Image, options: ViewOptions) -> dict[str, Any]:
+    """Every base field (null when unset), then the additional properties."""
+    body: dict[str, Any] = {
+        k: v for k, v in image.properties.items() if not is_hidden_property(k)
+    }
+    body.update(
+        id=image.id,
+        name=image.name,
+        status=image.status.value,
+        visibility=image.visibility.value,
+        protected=image.protected,
+        os_hidden=image.os_hidden,
+        checksum=image.checksum,
+        os_hash_algo=image.os_hash_algo,
+        os_hash_value=image.os_hash_value,
+        owner=image.owner,
+        size=image.size,
+        virtual_size=image.virtual_size,
+        container_format=image.container_format,
+        disk_format=image.disk_format,
+        created_at=isotime(image.created_at),
+        updated_at=isotime(image.updated_at),
+        tags=sorted(image.tags),
+        min_ram=image.min_ram,
+        min_disk=image.min_disk,
+        self=f"/v2/images/{image.id}",
+        file=f"/v2/images/{image.id}/file",
+        schema="/v2/schemas/image",
+    )
+    if options.show_direct_url and image.locations:
+        body["direct_url"] = image.locations[0].url
+    if options.show_locations:
+        body["locations"] = [
+            {"url": loc.url, "metadata": loc.metadata} for loc in image.locations
+        ]
+    return body

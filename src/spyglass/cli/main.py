@@ -1,0 +1,111 @@
+"""The ``spyglass`` command: servers and management."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from spyglass.config import Settings, load_settings
+from spyglass.errors import ConfigError
+
+app = typer.Typer(help="Spyglass: an image service that speaks OpenStack Glance's APIs.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Manage the image database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ConfigFiles = Annotated[
+    Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
+    typer.Option("--config-file", help="A Glance-style INI file; repeat to layer several."),
+]
+ConfigDir = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--config-dir", help="A directory whose *.conf files are read after the files."),
+]
+DataDir = Annotated[
+    Path,
+    typer.Option("--data-dir", envvar="SPYGLASS_DATA_DIR",
+                 help="Where the embedded SQLite database and file store live by default."),
+]
+
+
+def _settings(config_file: list[Path] | None, config_dir: Path | None,
+              **overrides: object) -> Settings:
+    try:
+        return load_settings(config_file or (), config_dir,
+                             {k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        typer.echo(f"spyglass: error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def api(
+    config_file: ConfigFiles = None,
+    config_dir: ConfigDir = None,
+    data_dir: DataDir = Path("data"),
+    bind_host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,  # noqa: UP045
+    bind_port: Annotated[Optional[int], typer.Option(help="Port to listen on.")] = None,  # noqa: UP045
+) -> None:
+    """Run the Images API server (port 9292 by default)."""
+    import uvicorn
+
+    from spyglass.api.app import build_app
+
+    settings = _settings(config_file, config_dir, bind_host=bind_host, bind_port=bind_port)
+    logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        application = build_app(settings, data_dir=data_dir)
+    except ConfigError as exc:
+        typer.echo(f"spyglass: error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    uvicorn.run(application, host=settings.bind_host, port=settings.bind_port,
+                backlog=settings.backlog, log_level="info" if settings.debug else "warning",
+                access_log=settings.debug, http="httptools", loop="uvloop")
+
+
+@db_app.command("sync")
+def db_sync(
+    config_file: ConfigFiles = None,
+    config_dir: ConfigDir = None,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Create or upgrade the database schema to the newest version."""
+    from spyglass.api.app import database_url
+    from spyglass.db.engine import create_engine
+    from spyglass.db.migrate import sync_schema
+
+    settings = _settings(config_file, config_dir)
+    url = database_url(settings, data_dir)
+    if url.startswith("sqlite:///"):
+        os.makedirs(Path(url.removeprefix("sqlite:///")).parent, exist_ok=True)
+
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            await sync_schema(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except ConfigError as exc:
+        typer.echo(f"spyglass: error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.echo(f"spyglass: error: cannot reach the database: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("database schema is up to date")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

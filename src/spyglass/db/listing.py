@@ -1,0 +1,149 @@
+"""Turn a ``ListQuery`` into one SELECT: filters, visibility rules, keyset paging.
+
+Paging is keyset-based (``WHERE (k1, k2, ...) > marker values``) rather than
+OFFSET, so a page deep behind a marker costs the same as the first one. NULLs
+sort lowest on every backend: SQLite and MySQL do that natively and PostgreSQL
+is told to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, not_, or_, select, true
+from sqlalchemy.sql.elements import UnaryExpression
+
+from spyglass.db.models import ImageMemberRow, ImagePropertyRow, ImageRow, ImageTagRow
+from spyglass.services.ports import ListQuery, SortKey
+
+COLUMNS: dict[str, Any] = {
+    "id": ImageRow.id,
+    "name": ImageRow.name,
+    "status": ImageRow.status,
+    "container_format": ImageRow.container_format,
+    "disk_format": ImageRow.disk_format,
+    "size": ImageRow.size,
+    "created_at": ImageRow.created_at,
+    "updated_at": ImageRow.updated_at,
+    "owner": ImageRow.owner,
+    "checksum": ImageRow.checksum,
+    "os_hash_value": ImageRow.os_hash_value,
+    "visibility": ImageRow.visibility,
+}
+
+_TIME_OPS = {
+    "gt": lambda c, v: c > v,
+    "gte": lambda c, v: c >= v,
+    "lt": lambda c, v: c < v,
+    "lte": lambda c, v: c <= v,
+    "eq": lambda c, v: c == v,
+    "neq": lambda c, v: c != v,
+}
+
+
+def build_list_select(query: ListQuery, marker: ImageRow | None, dialect: str) -> Select[Any]:
+    """The SELECT for one page; ``marker`` is the previous page's last row, already checked."""
+    stmt = select(ImageRow).where(ImageRow.deleted == false(), ImageRow.status != "killed")
+    stmt = stmt.where(*_visibility_clauses(query), *_filter_clauses(query))
+    if marker is not None:
+        stmt = stmt.where(_after_marker(query.sort, marker))
+    return stmt.order_by(*(_order(k, dialect) for k in query.sort)).limit(query.limit)
+
+
+def _member_of(project_id: str | None, statuses: tuple[str, ...] | None) -> ColumnElement[bool]:
+    cond = and_(
+        ImageMemberRow.image_id == ImageRow.id,
+        ImageMemberRow.member == project_id,
+        ImageMemberRow.deleted == false(),
+    )
+    if statuses is not None:
+        cond = and_(cond, ImageMemberRow.status.in_(statuses))
+    return exists().where(cond)
+
+
+def _visibility_clauses(query: ListQuery) -> list[ColumnElement[bool]]:
+    """Upstream's listing rules: who sees which visibility in which listing."""
+    clauses: list[ColumnElement[bool]] = []
+    owned = ImageRow.owner == query.project_id if query.project_id else false()
+    if query.visibility is None:
+        clauses.append(or_(ImageRow.visibility != "community", owned))
+    elif query.visibility != "all":
+        clauses.append(ImageRow.visibility == query.visibility)
+    if not query.is_admin:
+        member_statuses = None if query.member_status == "all" else (query.member_status,)
+        clauses.append(
+            or_(
+                ImageRow.visibility.in_(("public", "community")),
+                owned,
+                and_(ImageRow.visibility == "shared",
+                     _member_of(query.project_id, member_statuses)),
+            )
+        )
+    return clauses
+
+
+def _filter_clauses(query: ListQuery) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [
+        ImageRow.os_hidden == (true() if query.os_hidden else false())
+    ]
+    for key, values in query.exact.items():
+        column = COLUMNS[key]
+        clauses.append(column == values[0] if len(values) == 1 else column.in_(values))
+    for name, value in query.properties.items():
+        clauses.append(
+            exists().where(
+                ImagePropertyRow.image_id == ImageRow.id,
+                ImagePropertyRow.name == name,
+                ImagePropertyRow.value == value,
+                ImagePropertyRow.deleted == false(),
+            )
+        )
+    clauses.extend(
+        exists().where(
+            ImageTagRow.image_id == ImageRow.id,
+            ImageTagRow.value == tag,
+            ImageTagRow.deleted == false(),
+        )
+        for tag in query.tags
+    )
+    if query.protected is not None:
+        clauses.append(ImageRow.protected == (true() if query.protected else false()))
+    if query.size_min is not None:
+        clauses.append(ImageRow.size >= query.size_min)
+    if query.size_max is not None:
+        clauses.append(ImageRow.size <= query.size_max)
+    clauses.extend(_TIME_OPS[op](COLUMNS[col], when) for col, op, when in query.time_filters)
+    return clauses
+
+
+def _order(key: SortKey, dialect: str) -> UnaryExpression[Any]:
+    column = COLUMNS[key.key]
+    ordered = column.desc() if key.descending else column.asc()
+    if dialect == "postgresql":
+        ordered = ordered.nulls_last() if key.descending else ordered.nulls_first()
+    return ordered
+
+
+def _beyond(column: Any, value: Any, descending: bool) -> ColumnElement[bool]:
+    """Rows strictly after ``value`` in this column's order (NULL counts as lowest)."""
+    if value is None:
+        return column.is_not(None) if not descending else false()
+    if descending:
+        return or_(column < value, column.is_(None))
+    return column > value
+
+
+def _same(column: Any, value: Any) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
+def _after_marker(sort: tuple[SortKey, ...], marker: ImageRow) -> ColumnElement[bool]:
+    """Lexicographic "after the marker" over all sort keys."""
+    alternatives: list[ColumnElement[bool]] = []
+    equal_prefix: list[ColumnElement[bool]] = []
+    for key in sort:
+        column = COLUMNS[key.key]
+        value = getattr(marker, key.key)
+        alternatives.append(and_(*equal_prefix, _beyond(column, value, key.descending)))
+        equal_prefix.append(_same(column, value))
+    return or_(*alternatives) if alternatives else not_(false())

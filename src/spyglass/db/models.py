@@ -1,0 +1,138 @@
+"""SQLAlchemy models on Glance's table, column and index names.
+
+Matching upstream's schema lets an existing Glance database be adopted and lets
+operators keep their SQL habits. Every table soft-deletes (``deleted`` and
+``deleted_at``), as upstream's do.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class _SoftDelete:
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class ImageRow(_SoftDelete, Base):
+    __tablename__ = "images"
+    __table_args__ = (
+        Index("checksum_image_idx", "checksum"),
+        Index("visibility_image_idx", "visibility"),
+        Index("ix_images_deleted", "deleted"),
+        Index("owner_image_idx", "owner"),
+        Index("created_at_image_idx", "created_at"),
+        Index("updated_at_image_idx", "updated_at"),
+        Index("os_hidden_image_idx", "os_hidden"),
+        Index("os_hash_value_image_idx", "os_hash_value"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    disk_format: Mapped[str | None] = mapped_column(String(20))
+    container_format: Mapped[str | None] = mapped_column(String(20))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    virtual_size: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(30), nullable=False)
+    visibility: Mapped[str] = mapped_column(
+        Enum("private", "public", "shared", "community", name="image_visibility"),
+        nullable=False,
+        server_default="shared",
+    )
+    checksum: Mapped[str | None] = mapped_column(String(32))
+    os_hash_algo: Mapped[str | None] = mapped_column(String(64))
+    os_hash_value: Mapped[str | None] = mapped_column(String(128))
+    min_disk: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    min_ram: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    protected: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="0"
+    )
+    os_hidden: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="0"
+    )
+
+
+class ImagePropertyRow(_SoftDelete, Base):
+    __tablename__ = "image_properties"
+    __table_args__ = (
+        Index("ix_image_properties_image_id", "image_id"),
+        Index("ix_image_properties_deleted", "deleted"),
+        UniqueConstraint("image_id", "name", name="ix_image_properties_image_id_name"),
+        Index("ix_image_properties_name_value", "name", "value", mysql_length={"value": 255}),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey("images.id"), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    value: Mapped[str | None] = mapped_column(Text)
+
+
+class ImageTagRow(_SoftDelete, Base):
+    __tablename__ = "image_tags"
+    __table_args__ = (
+        Index("ix_image_tags_image_id", "image_id"),
+        Index("ix_image_tags_image_id_tag_value", "image_id", "value"),
+        Index("ix_image_tags_value", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey("images.id"), nullable=False)
+    value: Mapped[str] = mapped_column(String(255), nullable=False)
+
+
+class ImageLocationRow(_SoftDelete, Base):
+    __tablename__ = "image_locations"
+    __table_args__ = (
+        Index("ix_image_locations_image_id", "image_id"),
+        Index("ix_image_locations_deleted", "deleted"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey("images.id"), nullable=False)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    meta_data: Mapped[str | None] = mapped_column(Text, default="{}")
+    status: Mapped[str] = mapped_column(
+        String(30), nullable=False, default="active", server_default="active"
+    )
+
+
+class ImageMemberRow(_SoftDelete, Base):
+    __tablename__ = "image_members"
+    __table_args__ = (
+        Index("ix_image_members_deleted", "deleted"),
+        Index("ix_image_members_image_id", "image_id"),
+        Index("ix_image_members_image_id_member", "image_id", "member"),
+        UniqueConstraint(
+            "image_id", "member", "deleted_at", name="image_members_image_id_member_deleted_at_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey("images.id"), nullable=False)
+    member: Mapped[str] = mapped_column(String(255), nullable=False)
+    can_share: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    status: Mapped[str] = mapped_column(
+        String(20), nullable=False, default="pending", server_default="pending"
+    )

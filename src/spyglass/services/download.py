@@ -1,0 +1,59 @@
+"""``GET /v2/images/{id}/file``: find the bytes and open them, whole or a range."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spyglass.context import RequestContext
+from spyglass.domain.image import Image, ImageStatus
+from spyglass.errors import Forbidden, NotFound, RangeNotSatisfiable, StoreUnavailable
+from spyglass.services.images import ImageService
+from spyglass.stores.base import ByteRange, ReadResult
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    image: Image
+    data: ReadResult | None
+    """``None`` when the image has no data yet (answered with 204)."""
+    byte_range: ByteRange | None = None
+    total_size: int | None = None
+
+
+class DownloadService:
+    def __init__(self, images: ImageService) -> None:
+        self.images = images
+
+    async def download(
+        self, ctx: RequestContext, image_id: str, *, byte_range: ByteRange | None = None
+    ) -> Download:
+        image = await self.images.get(ctx, image_id)
+        if image.status is ImageStatus.DEACTIVATED and not ctx.is_admin:
+            raise Forbidden("The requested image has been deactivated. Image data download "
+                            "is forbidden.")
+        if not image.locations:
+            return Download(image=image, data=None)
+        total = image.size
+        if byte_range is not None:
+            byte_range = _clamp(byte_range, total)
+        for location in image.locations:
+            store = self.images.stores.for_location(location.url)
+            try:
+                data = await store.get(location.url, byte_range=byte_range)
+            except NotFound:
+                continue
+            return Download(image=image, data=data, byte_range=byte_range, total_size=total)
+        raise StoreUnavailable(f"No data could be read for image {image_id}.")
+
+
+def _clamp(requested: ByteRange, total: int | None) -> ByteRange:
+    """Resolve a range against the image size; a start beyond the end is 416."""
+    if total is None:
+        return requested
+    start = requested.start
+    if start < 0:  # suffix range: the last -start bytes
+        start = max(0, total + start)
+    if start >= total:
+        raise RangeNotSatisfiable(f"Requested range not satisfiable: the image has {total} bytes.")
+    end = total - 1 if requested.end is None else min(requested.end, total - 1)
+    return ByteRange(start, end)

@@ -1,0 +1,263 @@
+"""Image metadata use cases: create, show, list, update (PATCH), delete, tags."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from spyglass.context import RequestContext
+from spyglass.domain import properties as props
+from spyglass.domain.image import Image, ImageStatus, Visibility
+from spyglass.domain.patch import Change, PatchOp
+from spyglass.domain.schemas import image_schema
+from spyglass.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooLarge,
+)
+from spyglass.domain.policy import check_can_modify, check_visibility_change
+from spyglass.services.ports import ImageRepository, ListQuery
+from spyglass.domain.validation import SchemaValidator
+from spyglass.stores.registry import StoreSet
+
+log = logging.getLogger(__name__)
+
+_SAVE_ATTEMPTS = 3
+_FORMAT_FIELDS = frozenset({"disk_format", "container_format"})
+
+
+class ImageService:
+    """The metadata side of images; bytes are in ``UploadService``/``DownloadService``."""
+
+    def __init__(
+        self,
+        repo: ImageRepository,
+        stores: StoreSet,
+        *,
+        disk_formats: Sequence[str],
+        container_formats: Sequence[str],
+        property_quota: int,
+        tag_quota: int,
+        clock: Any,
+    ) -> None:
+        self.repo = repo
+        self.stores = stores
+        self.validator = SchemaValidator(image_schema(disk_formats, container_formats))
+        self.property_quota = property_quota
+        self.tag_quota = tag_quota
+        self.now = clock
+
+    # -- create / read -------------------------------------------------------------------
+
+    async def create(self, ctx: RequestContext, body: Any) -> Image:
+        if not isinstance(body, dict):
+            raise BadRequest("Request body must be a JSON object.")
+        for key in body:
+            props.check_settable(key, creating=True)
+        self.validator.validate(body)
+        for key in ("min_disk", "min_ram"):
+            if key in body:
+                _check_int32(key, body[key])
+        owner = body.get("owner", ctx.project_id)
+        if owner != ctx.project_id and not ctx.is_admin:
+            raise Forbidden("You are not permitted to create images owned by another project.")
+        visibility = Visibility(body.get("visibility", Visibility.SHARED))
+        check_visibility_change(ctx, visibility)
+        now = self.now()
+        base = {k: v for k, v in body.items() if k in props.BASE_PROPERTIES}
+        image = Image(
+            id=base.pop("id", None) or str(uuid.uuid4()),
+            created_at=now,
+            updated_at=now,
+            owner=owner,
+            visibility=visibility,
+            tags=set(base.pop("tags", [])),
+            properties={k: v for k, v in body.items() if k not in props.BASE_PROPERTIES},
+            **{k: v for k, v in base.items() if k not in ("owner", "visibility")},
+        )
+        self._check_quotas(image)
+        return await self.repo.add(image)
+
+    async def get(self, ctx: RequestContext, image_id: str) -> Image:
+        image = await self.repo.get(image_id)
+        if not _visible(ctx, image):
+            raise NotFound(f"No image found with ID {image_id}")
+        return image
+
+    async def list(self, query: ListQuery) -> Sequence[Image]:
+        return await self.repo.list(query)
+
+    # -- update ---------------------------------------------------------------------------
+
+    async def update(self, ctx: RequestContext, image_id: str, changes: Sequence[Change]) -> Image:
+        """Apply every change to a copy, validate the result, then save once.
+
+        The save compares-and-swaps on status; if an upload moved the image
+        meanwhile, the changes are re-applied to the fresh row.
+        """
+        for attempt in range(_SAVE_ATTEMPTS):
+            current = await self.get(ctx, image_id)
+            check_can_modify(ctx, current)
+            updated = current.copy()
+            for change in changes:
+                self._apply(ctx, updated, change)
+            self.validator.validate(_as_document(updated))
+            self._check_quotas(updated)
+            try:
+                return await self.repo.save(updated, expect_status=current.status)
+            except Conflict:
+                if attempt == _SAVE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _apply(self, ctx: RequestContext, image: Image, change: Change) -> None:
+        name = change.name
+        if name == "locations":
+            raise Forbidden("It's not allowed to update locations if locations are invisible.")
+        props.check_settable(name, creating=False)
+        if name in props.BASE_PROPERTIES:
+            self._apply_base(ctx, image, change)
+        else:
+            _apply_extra(image, change)
+
+    def _apply_base(self, ctx: RequestContext, image: Image, change: Change) -> None:
+        name = change.name
+        if change.op is PatchOp.REMOVE:
+            raise Forbidden(f"Properties {name} may not be removed.")
+        if change.op is PatchOp.ADD and change.legacy:
+            raise Conflict(f"Property {name} already present.")
+        self.validator.validate_property(name, change.value)
+        if name in ("min_disk", "min_ram"):
+            _check_int32(name, change.value)
+        if name == "owner" and not ctx.is_admin and change.value != image.owner:
+            raise Forbidden("Owner can't be updated by non admin.")
+        if name in _FORMAT_FIELDS and image.status not in (
+            ImageStatus.QUEUED, ImageStatus.IMPORTING
+        ) and getattr(image, name) != change.value:
+            raise Forbidden(f"Attribute {name} can be only replaced for a queued image.")
+        if name == "visibility":
+            visibility = Visibility(change.value)
+            if visibility != image.visibility:
+                check_visibility_change(ctx, visibility)
+            image.visibility = visibility
+        elif name == "tags":
+            image.tags = set(change.value)
+        else:
+            setattr(image, name, change.value)
+
+    def _check_quotas(self, image: Image) -> None:
+        if self.property_quota >= 0 and len(image.properties) > self.property_quota:
+            raise TooLarge(
+                f"Attempted: {len(image.properties)}, Maximum: {self.property_quota}: "
+                "the image property quota is exceeded."
+            )
+        if self.tag_quota >= 0 and len(image.tags) > self.tag_quota:
+            raise TooLarge(
+                f"Attempted: {len(image.tags)}, Maximum: {self.tag_quota}: "
+                "the image tag quota is exceeded."
+            )
+
+    # -- tags -----------------------------------------------------------------------------
+
+    async def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> None:
+        if len(tag) > 255:
+            raise BadRequest("Tag is too long: maximum length is 255 characters.")
+        await self._change_tags(ctx, image_id, add=tag)
+
+    async def delete_tag(self, ctx: RequestContext, image_id: str, tag: str) -> None:
+        await self._change_tags(ctx, image_id, remove=tag)
+
+    async def _change_tags(
+        self, ctx: RequestContext, image_id: str, *, add: str | None = None,
+        remove: str | None = None,
+    ) -> None:
+        for attempt in range(_SAVE_ATTEMPTS):
+            current = await self.get(ctx, image_id)
+            check_can_modify(ctx, current)
+            updated = current.copy()
+            if add is not None:
+                updated.tags.add(add)
+            if remove is not None:
+                if remove not in updated.tags:
+                    raise NotFound(f"Tag {remove} not found on image {image_id}.")
+                updated.tags.discard(remove)
+            self._check_quotas(updated)
+            try:
+                await self.repo.save(updated, expect_status=current.status)
+                return
+            except Conflict:
+                if attempt == _SAVE_ATTEMPTS - 1:
+                    raise
+
+    # -- delete ---------------------------------------------------------------------------
+
+    async def delete(self, ctx: RequestContext, image_id: str) -> Image:
+        image = await self.get(ctx, image_id)
+        check_can_modify(ctx, image)
+        if image.protected:
+            raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
+        removed = await self.repo.remove(image)
+        for location in image.locations:
+            await self._delete_data(location.url)
+        return removed
+
+    async def _delete_data(self, url: str) -> None:
+        try:
+            await self.stores.for_location(url).delete(url)
+        except NotFound:
+            log.info("image data at a location was already gone")
+        except Exception:
+            log.exception("failed to delete image data; it is left behind")
+
+
+def _visible(ctx: RequestContext, image: Image) -> bool:
+    """Upstream's visibility rule for reads (membership arrives with sharing)."""
+    return (
+        ctx.is_admin
+        or image.owner is None
+        or image.visibility in (Visibility.PUBLIC, Visibility.COMMUNITY)
+        or image.owner == ctx.project_id
+    )
+
+
+def _apply_extra(image: Image, change: Change) -> None:
+    name = change.name
+    exists = name in image.properties
+    if change.op is PatchOp.REMOVE:
+        if not exists:
+            raise Conflict(f"Property {name} does not exist.")
+        del image.properties[name]
+        return
+    if change.op is PatchOp.REPLACE and not exists:
+        raise Conflict(f"Property {name} does not exist.")
+    if change.op is PatchOp.ADD and change.legacy and exists:
+        raise Conflict(f"Property {name} already present.")
+    if not isinstance(change.value, str):
+        raise BadRequest(f"Value of property {name} must be a string.")
+    image.properties[name] = change.value
+
+
+def _check_int32(name: str, value: Any) -> None:
+    if isinstance(value, int) and not 0 <= value <= props.MAX_INT32:
+        raise BadRequest(f"Invalid value for {name}: it must be between 0 and {props.MAX_INT32}.")
+
+
+def _as_document(image: Image) -> Mapping[str, Any]:
+    """The user-settable part of an image, for whole-document schema validation."""
+    return {
+        "name": image.name,
+        "visibility": image.visibility.value,
+        "protected": image.protected,
+        "os_hidden": image.os_hidden,
+        "owner": image.owner,
+        "disk_format": image.disk_format,
+        "container_format": image.container_format,
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+        "tags": sorted(image.tags),
+        **image.properties,
+    }

@@ -1,0 +1,58 @@
+"""What the services need from the outside world, as Protocols.
+
+Adapters (the SQL repository, a registry client, stores) implement these;
+services depend on nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from spyglass.domain.image import Image, ImageStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    key: str
+    descending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """A validated listing request; the repository turns it into one indexed query."""
+
+    limit: int
+    sort: tuple[SortKey, ...]
+    marker: str | None = None
+    exact: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Base column -> accepted values (``in:`` lists hold several)."""
+    properties: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    visibility: str | None = None
+    """``None`` means the default listing (community images of others left out)."""
+    os_hidden: bool = False
+    protected: bool | None = None
+    size_min: int | None = None
+    size_max: int | None = None
+    time_filters: tuple[tuple[str, str, datetime], ...] = ()
+    """(column, operator, instant) for ``created_at``/``updated_at``."""
+    member_status: str = "accepted"
+    project_id: str | None = None
+    is_admin: bool = True
+
+
+class ImageRepository(Protocol):
+    """Persistence of images. ``save`` compares-and-swaps on the status."""
+
+    async def add(self, image: Image) -> Image: ...
+
+    async def get(self, image_id: str) -> Image: ...
+
+    async def list(self, query: ListQuery) -> Sequence[Image]: ...
+
+    async def save(self, image: Image, *, expect_status: ImageStatus | None = None) -> Image: ...
+
+    async def remove(self, image: Image) -> Image: ...

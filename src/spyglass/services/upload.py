@@ -1,0 +1,93 @@
+"""``PUT /v2/images/{id}/file``: stream bytes into the store and activate the image.
+
+The image moves ``queued -> saving`` with a compare-and-swap, so of two
+concurrent uploads exactly one proceeds and the other gets 409. The bytes pass
+through one pipeline (rechunk, size limits, digests) straight into the store;
+nothing holds the whole image. Any failure removes what was written and puts
+the image back to ``queued``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+
+from spyglass.context import RequestContext
+from spyglass.domain.image import Image, ImageStatus, Location
+from spyglass.domain.policy import check_can_modify
+from spyglass.domain.states import transition
+from spyglass.errors import Conflict, Gone, ImageNotFound, NotFound
+from spyglass.services.images import ImageService
+from spyglass.streams.chunking import rechunk
+from spyglass.streams.digest import Digester
+from spyglass.streams.limits import limit_size
+from spyglass.types import ByteStream
+
+log = logging.getLogger(__name__)
+
+
+class UploadService:
+    def __init__(self, images: ImageService, *, hashing_algorithm: str, size_cap: int) -> None:
+        self.images = images
+        self.hashing_algorithm = hashing_algorithm
+        self.size_cap = size_cap
+
+    async def upload(
+        self, ctx: RequestContext, image_id: str, data: ByteStream, *, size: int | None
+    ) -> Image:
+        image = await self.images.get(ctx, image_id)
+        check_can_modify(ctx, image)
+        if image.status is not ImageStatus.QUEUED:
+            raise Conflict(f"Image {image_id} is not in queued status ({image.status}).")
+        saving = await self.images.repo.save(
+            transition(image, ImageStatus.SAVING), expect_status=ImageStatus.QUEUED
+        )
+        try:
+            return await self._store_and_activate(saving, data, size)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._back_to_queued(saving)
+            raise
+
+    async def _store_and_activate(self, image: Image, data: ByteStream, size: int | None) -> Image:
+        store = self.images.stores.default
+        digester = Digester(self.hashing_algorithm)
+        pipeline = digester.wrap(limit_size(rechunk(data), cap=self.size_cap, expected=size))
+        written = await store.add(image.id, pipeline, size=size)
+        digests = digester.result
+        image.locations = [Location(written.location, {"store": store.backend_id})]
+        image.size = digests.size
+        image.checksum = digests.checksum
+        image.os_hash_algo = digests.os_hash_algo
+        image.os_hash_value = digests.os_hash_value
+        if image.disk_format in ("raw", "iso") and image.virtual_size is None:
+            image.virtual_size = digests.size
+        try:
+            return await self.images.repo.save(
+                transition(image, ImageStatus.ACTIVE), expect_status=ImageStatus.SAVING
+            )
+        except (ImageNotFound, Conflict) as exc:
+            await _delete_quietly(store, written.location)
+            raise Gone(
+                f"Image {image.id} could not be found after upload: it was deleted during "
+                "the upload."
+            ) from exc
+
+    async def _back_to_queued(self, image: Image) -> None:
+        """Undo ``saving``; if the image was deleted meanwhile there is nothing to undo."""
+        queued = transition(image, ImageStatus.QUEUED)
+        queued.locations = []
+        queued.checksum = queued.os_hash_algo = queued.os_hash_value = None
+        try:
+            await self.images.repo.save(queued, expect_status=ImageStatus.SAVING)
+        except (ImageNotFound, Conflict):
+            log.info("image %s changed during a failed upload; not restoring queued", image.id)
+
+
+async def _delete_quietly(store: Any, location: str) -> None:
+    try:
+        await store.delete(location)
+    except NotFound:
+        pass

@@ -1,0 +1,154 @@
+"""Image data as files in a local directory (``filesystem_store_datadir``).
+
+Writes go to a hidden partial file that is hard-linked into place only when
+complete, so a crash or an aborted upload never leaves a file that looks like
+image data, and an existing image's file is never overwritten.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import unquote, urlsplit
+
+import anyio.to_thread
+
+from spyglass.errors import (
+    BadStoreUri,
+    Duplicate,
+    NotFound,
+    StorageFull,
+    StorageWriteDenied,
+    StoreUnavailable,
+)
+from spyglass.stores.base import ByteRange, Capability, ReadResult, Store, WriteResult
+from spyglass.types import ByteStream
+
+READ_CHUNK = 1024 * 1024
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+
+
+def _storage_error(exc: OSError, path: Path) -> Exception:
+    """Map an errno to the error the API reports (413 for full media, 503 for denied)."""
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return StorageFull("There is not enough disk space on the image storage media.")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StorageWriteDenied(
+            f"Permission to write image storage media denied ({path.parent})."
+        )
+    return StoreUnavailable(f"The filesystem store failed: {exc.strerror}")
+
+
+class FilesystemStore(Store):
+    driver: ClassVar[str] = "file"
+    schemes: ClassVar[tuple[str, ...]] = ("file", "filesystem")
+
+    def __init__(self, backend_id: str, *, datadir: str | Path) -> None:
+        super().__init__(backend_id)
+        self.datadir = Path(datadir).resolve()
+
+    @property
+    def capabilities(self) -> Capability:
+        return Capability.READ | Capability.READ_RANGE | Capability.WRITE | Capability.DELETE
+
+    async def open(self) -> None:
+        try:
+            await anyio.to_thread.run_sync(lambda: self.datadir.mkdir(parents=True, exist_ok=True))
+        except OSError as exc:
+            raise _storage_error(exc, self.datadir / "x") from exc
+
+    def path_for(self, location: str) -> Path:
+        """The file a location names; refuses anything outside the data directory."""
+        parts = urlsplit(location)
+        if parts.scheme not in self.schemes or not (parts.netloc or parts.path):
+            raise BadStoreUri(f"Invalid location for the filesystem store: {location!r}")
+        path = Path(unquote(parts.netloc + parts.path))
+        resolved = path.resolve()
+        if resolved.parent != self.datadir or not _SAFE_ID.match(resolved.name):
+            raise BadStoreUri("Location is outside the filesystem store's data directory.")
+        return resolved
+
+    async def add(self, image_id: str, data: ByteStream, *, size: int | None) -> WriteResult:
+        if not _SAFE_ID.match(image_id):
+            raise BadStoreUri(f"Invalid image id for the filesystem store: {image_id!r}")
+        final = self.datadir / image_id
+        partial = self.datadir / f".{image_id}.{uuid.uuid4().hex}.partial"
+        written = 0
+        try:
+            fd = await anyio.to_thread.run_sync(
+                lambda: os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            )
+            try:
+                async for chunk in data:
+                    await anyio.to_thread.run_sync(_write_all, fd, chunk)
+                    written += len(chunk)
+            finally:
+                os.close(fd)
+            await anyio.to_thread.run_sync(os.link, partial, final)
+        except FileExistsError as exc:
+            raise Duplicate(f"Image data for {image_id} already exists in the store.") from exc
+        except OSError as exc:
+            raise _storage_error(exc, final) from exc
+        finally:
+            await anyio.to_thread.run_sync(_unlink_quietly, partial)
+        return WriteResult(location=final.as_uri(), size=written)
+
+    async def get(self, location: str, *, byte_range: ByteRange | None = None) -> ReadResult:
+        path = self.path_for(location)
+        try:
+            fd = await anyio.to_thread.run_sync(os.open, path, os.O_RDONLY)
+        except FileNotFoundError as exc:
+            raise NotFound("Image data not found in the filesystem store.") from exc
+        total = os.fstat(fd).st_size
+        start = byte_range.start if byte_range else 0
+        end = total - 1 if byte_range is None or byte_range.end is None else byte_range.end
+        length = max(0, end - start + 1)
+        return ReadResult(stream=_read_file(fd, start, length), size=length)
+
+    async def get_size(self, location: str) -> int:
+        path = self.path_for(location)
+        try:
+            return (await anyio.to_thread.run_sync(path.stat)).st_size
+        except FileNotFoundError as exc:
+            raise NotFound("Image data not found in the filesystem store.") from exc
+
+    async def delete(self, location: str) -> None:
+        path = self.path_for(location)
+        try:
+            await anyio.to_thread.run_sync(path.unlink)
+        except FileNotFoundError as exc:
+            raise NotFound("Image data not found in the filesystem store.") from exc
+        except OSError as exc:
+            raise _storage_error(exc, path) from exc
+
+
+def _write_all(fd: int, chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+async def _read_file(fd: int, start: int, length: int) -> ByteStream:
+    """Stream ``length`` bytes from ``start``; the descriptor closes however the read ends."""
+    try:
+        offset, remaining = start, length
+        while remaining > 0:
+            chunk = await anyio.to_thread.run_sync(os.pread, fd, min(READ_CHUNK, remaining), offset)
+            if not chunk:
+                break
+            offset += len(chunk)
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        os.close(fd)

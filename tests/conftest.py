@@ -1,0 +1,40 @@
+"""Shared fixtures: a real server over a real socket, and clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server import LiveServer
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server with embedded defaults, shared by the whole session."""
+    server = LiveServer(tmp_path_factory.mktemp("spyglass")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[type[LiveServer] | object]:
+    """Start servers with their own config lines; all are stopped after the test."""
+    started: list[LiveServer] = []
+
+    def start(*config_lines: str) -> LiveServer:
+        server = LiveServer(tmp_path / f"server{len(started)}", config_lines).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        yield http
