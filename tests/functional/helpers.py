@@ -19,10 +19,8 @@ def create(client: httpx.Client, **body: Any) -> dict[str, Any]:
 
 
 def patch(client: httpx.Client, image_id: str, ops: Any, media: str = PATCH_V21) -> httpx.Response:
-    return client.patch(f"/v2/images/{image_id}", json=ops,
-                        headers={"Content-Type": media})
+    return client.patch(f"/v2/images/{image_id}", json=ops, headers={"Content-Type": media})
 
 
 def upload(client: httpx.Client, image_id: str, data: bytes, **headers: str) -> httpx.Response:
-    return client.put(f"/v2/images/{image_id}/file", content=data,
-                      headers={**OCTET, **headers})
+    return client.put(f"/v2/images/{image_id}/file", content=data, headers={**OCTET, **headers})

@@ -83,16 +83,22 @@ def test_second_upload_is_409_and_keeps_first_data(client: httpx.Client) -> None
     assert client.get(f"/v2/images/{image['id']}/file").content == b"first"
 
 
-def test_declared_size_mismatch_is_400_and_stores_nothing(live_server: LiveServer,
-                                                          client: httpx.Client) -> None:
+def test_declared_size_mismatch_is_400_and_stores_nothing(
+    live_server: LiveServer, client: httpx.Client
+) -> None:
     image = _ready(client)
     before = set(_stored_files(live_server))
     for size in ("3", "100"):
-        response = upload(client, str(image["id"]), b"0123456789", **{"x-openstack-image-size": size})
+        response = upload(
+            client, str(image["id"]), b"0123456789", **{"x-openstack-image-size": size}
+        )
         assert response.status_code == 400
         shown = client.get(f"/v2/images/{image['id']}").json()
         assert shown["status"] == "queued" and shown["size"] is None
-    assert upload(client, str(image["id"]), b"x", **{"x-openstack-image-size": "abc"}).status_code == 400
+    assert (
+        upload(client, str(image["id"]), b"x", **{"x-openstack-image-size": "abc"}).status_code
+        == 400
+    )
     assert set(_stored_files(live_server)) == before
 
 
@@ -121,8 +127,9 @@ def _wait_for_status(client: httpx.Client, image_id: str, status: str) -> str:
     return current
 
 
-def test_interrupted_upload_leaves_queued_image_and_no_data(live_server: LiveServer,
-                                                            client: httpx.Client) -> None:
+def test_interrupted_upload_leaves_queued_image_and_no_data(
+    live_server: LiveServer, client: httpx.Client
+) -> None:
     import socket
 
     image = _ready(client)
@@ -139,7 +146,9 @@ def test_interrupted_upload_leaves_queued_image_and_no_data(live_server: LiveSer
     assert upload(client, str(image["id"]), b"retry").status_code == 204
 
 
-def test_concurrent_uploads_one_wins_one_conflicts(client: httpx.Client, live_server: LiveServer) -> None:
+def test_concurrent_uploads_one_wins_one_conflicts(
+    client: httpx.Client, live_server: LiveServer
+) -> None:
     image = _ready(client)
     results: list[int] = []
 
@@ -184,8 +193,9 @@ def test_download_of_missing_image_is_404(client: httpx.Client) -> None:
         ("bytes=0-1,3-4", 400, None, None),
     ],
 )
-def test_ranged_downloads(client: httpx.Client, header: str, status: int, body: bytes | None,
-                          content_range: str | None) -> None:
+def test_ranged_downloads(
+    client: httpx.Client, header: str, status: int, body: bytes | None, content_range: str | None
+) -> None:
     image = _ready(client)
     upload(client, str(image["id"]), b"0123456789abcdefghijklmnop")
     response = client.get(f"/v2/images/{image['id']}/file", headers={"Range": header})

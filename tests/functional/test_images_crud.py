@@ -10,9 +10,28 @@ import pytest
 from tests.functional.helpers import PATCH_V20, create, patch
 
 BASE_FIELDS = {
-    "id", "name", "status", "visibility", "protected", "os_hidden", "checksum", "os_hash_algo",
-    "os_hash_value", "owner", "size", "virtual_size", "container_format", "disk_format",
-    "created_at", "updated_at", "tags", "min_ram", "min_disk", "self", "file", "schema",
+    "id",
+    "name",
+    "status",
+    "visibility",
+    "protected",
+    "os_hidden",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "owner",
+    "size",
+    "virtual_size",
+    "container_format",
+    "disk_format",
+    "created_at",
+    "updated_at",
+    "tags",
+    "min_ram",
+    "min_disk",
+    "self",
+    "file",
+    "schema",
 }
 
 
@@ -38,9 +57,18 @@ def test_create_minimal_image_has_every_base_field(client: httpx.Client) -> None
 
 def test_create_full_image_round_trips(client: httpx.Client) -> None:
     image_id = str(uuid.uuid4())
-    body = {"id": image_id, "name": "cirros", "disk_format": "qcow2",
-            "container_format": "bare", "visibility": "private", "tags": ["a", "b", "a"],
-            "min_disk": 1, "min_ram": 64, "protected": False, "hw_disk_bus": "scsi"}
+    body = {
+        "id": image_id,
+        "name": "cirros",
+        "disk_format": "qcow2",
+        "container_format": "bare",
+        "visibility": "private",
+        "tags": ["a", "b", "a"],
+        "min_disk": 1,
+        "min_ram": 64,
+        "protected": False,
+        "hw_disk_bus": "scsi",
+    }
     created = create(client, **body)
     shown = client.get(f"/v2/images/{image_id}").json()
     assert shown == created
@@ -83,8 +111,9 @@ def test_duplicate_id_is_409_even_after_delete(client: httpx.Client) -> None:
         ({"os_glance_foo": "x"}, 403),
     ],
 )
-def test_create_refuses_bad_bodies(client: httpx.Client, body: dict[str, object],
-                                   status: int) -> None:
+def test_create_refuses_bad_bodies(
+    client: httpx.Client, body: dict[str, object], status: int
+) -> None:
     before = len(client.get("/v2/images", params={"limit": 1000}).json()["images"])
     response = client.post("/v2/images", json=body, headers={"Accept": "application/json"})
     assert response.status_code == status, response.text
@@ -94,8 +123,7 @@ def test_create_refuses_bad_bodies(client: httpx.Client, body: dict[str, object]
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"', b""])
 def test_create_refuses_non_object_json(client: httpx.Client, raw: bytes) -> None:
-    response = client.post("/v2/images", content=raw,
-                           headers={"Content-Type": "application/json"})
+    response = client.post("/v2/images", content=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
 
 
@@ -116,12 +144,16 @@ def test_error_body_is_json_when_asked_and_text_otherwise(client: httpx.Client) 
 
 def test_patch_replace_add_remove_properties(client: httpx.Client) -> None:
     image = create(client, name="old")
-    response = patch(client, image["id"], [
-        {"op": "replace", "path": "/name", "value": "new"},
-        {"op": "add", "path": "/color", "value": "blue"},
-        {"op": "add", "path": "/tags", "value": ["t1", "t2"]},
-        {"op": "replace", "path": "/min_disk", "value": 3},
-    ])
+    response = patch(
+        client,
+        image["id"],
+        [
+            {"op": "replace", "path": "/name", "value": "new"},
+            {"op": "add", "path": "/color", "value": "blue"},
+            {"op": "add", "path": "/tags", "value": ["t1", "t2"]},
+            {"op": "replace", "path": "/min_disk", "value": 3},
+        ],
+    )
     assert response.status_code == 200, response.text
     updated = response.json()
     assert updated["name"] == "new" and updated["color"] == "blue"
@@ -181,27 +213,35 @@ def test_patch_refusals(client: httpx.Client, ops: object, status: int) -> None:
 
 def test_patch_is_all_or_nothing(client: httpx.Client) -> None:
     image = create(client, name="keep")
-    response = patch(client, image["id"], [
-        {"op": "replace", "path": "/name", "value": "changed"},
-        {"op": "add", "path": "/color", "value": "blue"},
-        {"op": "remove", "path": "/absent"},
-    ])
+    response = patch(
+        client,
+        image["id"],
+        [
+            {"op": "replace", "path": "/name", "value": "changed"},
+            {"op": "add", "path": "/color", "value": "blue"},
+            {"op": "remove", "path": "/absent"},
+        ],
+    )
     assert response.status_code == 409
     assert client.get(f"/v2/images/{image['id']}").json() == image
 
 
 def test_patch_needs_a_patch_media_type(client: httpx.Client) -> None:
     image = create(client)
-    response = client.patch(f"/v2/images/{image['id']}", json=[],
-                            headers={"Content-Type": "application/json"})
+    response = client.patch(
+        f"/v2/images/{image['id']}", json=[], headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 415
     assert "openstack-images-v2.1-json-patch" in response.headers["Accept-Patch"]
 
 
 def test_patch_malformed_json_is_400(client: httpx.Client) -> None:
     image = create(client)
-    response = client.patch(f"/v2/images/{image['id']}", content=b"[{",
-                            headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+    response = client.patch(
+        f"/v2/images/{image['id']}",
+        content=b"[{",
+        headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+    )
     assert response.status_code == 400
 
 

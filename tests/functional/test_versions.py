@@ -33,9 +33,14 @@ def test_minor_version_alias_is_routed_to_v2(client: httpx.Client) -> None:
 
 
 def test_every_response_carries_a_request_id(client: httpx.Client) -> None:
-    for response in (client.get("/"), client.get("/v2/images"),
-                     client.get("/v2/images/00000000-0000-0000-0000-000000000000")):
+    for response in (
+        client.get("/"),
+        client.get("/v2/images"),
+        client.get("/v2/images/00000000-0000-0000-0000-000000000000"),
+    ):
         request_id = response.headers["x-openstack-request-id"]
         assert request_id.startswith("req-") and len(request_id) == 40
-    assert (client.get("/").headers["x-openstack-request-id"]
-            != client.get("/").headers["x-openstack-request-id"])
+    assert (
+        client.get("/").headers["x-openstack-request-id"]
+        != client.get("/").headers["x-openstack-request-id"]
+    )

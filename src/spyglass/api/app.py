@@ -36,8 +36,6 @@ from spyglass.stores.registry import StoreSet, driver_class
 from spyglass.timeutils import utcnow
 
 
-
-
 def build_stores(settings: Settings, data_dir: Path) -> StoreSet:
     """The classic single-store options, as one backend named after its driver."""
     name = settings.default_store
@@ -68,11 +66,14 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     services = Services(
         settings=settings,
         images=images,
-        uploads=UploadService(images, hashing_algorithm=settings.hashing_algorithm,
-                              size_cap=settings.image_size_cap),
+        uploads=UploadService(
+            images, hashing_algorithm=settings.hashing_algorithm, size_cap=settings.image_size_cap
+        ),
         downloads=DownloadService(images),
-        views=ViewOptions(show_direct_url=settings.show_image_direct_url,
-                          show_locations=settings.show_multiple_locations),
+        views=ViewOptions(
+            show_direct_url=settings.show_image_direct_url,
+            show_locations=settings.show_multiple_locations,
+        ),
     )
     versions = VersionsApp(settings.public_endpoint)
 
@@ -98,11 +99,12 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(VersionNegotiationMiddleware, accepted=accepted_versions,
-                       versions_app=versions),
+            Middleware(
+                VersionNegotiationMiddleware, accepted=accepted_versions, versions_app=versions
+            ),
             Middleware(ContextMiddleware, make_context=unauthenticated_context),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.services = services

@@ -20,9 +20,9 @@ log = logging.getLogger(__name__)
 
 _EXPLANATIONS = {
     400: "The server could not comply with the request since it is either malformed "
-         "or otherwise incorrect.",
+    "or otherwise incorrect.",
     401: "This server could not verify that you are authorized to access the document "
-         "you requested.",
+    "you requested.",
     403: "Access was denied to this resource.",
     404: "The resource could not be found.",
     405: "The method is not allowed for this resource.",

@@ -63,8 +63,9 @@ _VERSIONED = re.compile(r"^/v(\d+)(?:\.(\d+))?(/.*)?$")
 class VersionNegotiationMiddleware:
     """Route ``/v2.N/...`` to ``/v2/...``; unknown versions get the versions document (300)."""
 
-    def __init__(self, app: ASGIApp, accepted: Callable[[], frozenset[str]],
-                 versions_app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, accepted: Callable[[], frozenset[str]], versions_app: ASGIApp
+    ) -> None:
         self.app = app
         self.accepted = accepted
         self.versions_app = versions_app

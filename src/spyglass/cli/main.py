@@ -14,8 +14,11 @@ import typer
 from spyglass.config import Settings, load_settings
 from spyglass.errors import ConfigError
 
-app = typer.Typer(help="Spyglass: an image service that speaks OpenStack Glance's APIs.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Spyglass: an image service that speaks OpenStack Glance's APIs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="Manage the image database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -29,16 +32,21 @@ ConfigDir = Annotated[
 ]
 DataDir = Annotated[
     Path,
-    typer.Option("--data-dir", envvar="SPYGLASS_DATA_DIR",
-                 help="Where the embedded SQLite database and file store live by default."),
+    typer.Option(
+        "--data-dir",
+        envvar="SPYGLASS_DATA_DIR",
+        help="Where the embedded SQLite database and file store live by default.",
+    ),
 ]
 
 
-def _settings(config_file: list[Path] | None, config_dir: Path | None,
-              **overrides: object) -> Settings:
+def _settings(
+    config_file: list[Path] | None, config_dir: Path | None, **overrides: object
+) -> Settings:
     try:
-        return load_settings(config_file or (), config_dir,
-                             {k: v for k, v in overrides.items() if v is not None})
+        return load_settings(
+            config_file or (), config_dir, {k: v for k, v in overrides.items() if v is not None}
+        )
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None
@@ -58,16 +66,25 @@ def api(
     from spyglass.api.app import build_app
 
     settings = _settings(config_file, config_dir, bind_host=bind_host, bind_port=bind_port)
-    logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if settings.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     try:
         application = build_app(settings, data_dir=data_dir)
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    uvicorn.run(application, host=settings.bind_host, port=settings.bind_port,
-                backlog=settings.backlog, log_level="info" if settings.debug else "warning",
-                access_log=settings.debug, http="httptools", loop="uvloop")
+    uvicorn.run(
+        application,
+        host=settings.bind_host,
+        port=settings.bind_port,
+        backlog=settings.backlog,
+        log_level="info" if settings.debug else "warning",
+        access_log=settings.debug,
+        http="httptools",
+        loop="uvloop",
+    )
 
 
 @db_app.command("sync")

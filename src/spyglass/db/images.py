@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -19,11 +20,20 @@ from spyglass.services.ports import ListQuery
 from spyglass.timeutils import utcnow
 
 _SCALARS = (
-    "name", "disk_format", "container_format", "size", "virtual_size", "checksum",
-    "os_hash_algo", "os_hash_value", "min_disk", "min_ram", "owner", "protected", "os_hidden",
+    "name",
+    "disk_format",
+    "container_format",
+    "size",
+    "virtual_size",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "min_disk",
+    "min_ram",
+    "owner",
+    "protected",
+    "os_hidden",
 )
-
-
 
 
 class SqlImageRepository:
@@ -36,9 +46,15 @@ class SqlImageRepository:
         async with self._sessions.begin() as session:
             if await session.get(ImageRow, image.id) is not None:
                 raise Duplicate(f"An image with identifier {image.id} already exists")
-            session.add(ImageRow(id=image.id, created_at=image.created_at,
-                                 updated_at=image.updated_at, deleted=False,
-                                 **self._columns(image)))
+            session.add(
+                ImageRow(
+                    id=image.id,
+                    created_at=image.created_at,
+                    updated_at=image.updated_at,
+                    deleted=False,
+                    **self._columns(image),
+                )
+            )
             await session.flush()
             self._add_children(session, image, image.properties, image.tags, image.locations)
             try:
@@ -58,16 +74,17 @@ class SqlImageRepository:
             ).scalar_one_or_none()
             if row is None:
                 raise ImageNotFound(f"No image found with ID {image_id}")
-            return (await self._load(session, [row]))[0]
+            images = await self._load(session, [row])
+            return images[0]
 
     async def list(self, query: ListQuery) -> Sequence[Image]:
         async with self._sessions() as session:
             marker = None
             if query.marker is not None:
                 marker = await self._marker_row(session, query)
-            dialect = session.bind.dialect.name
+            dialect = session.get_bind().dialect.name
             rows = (await session.execute(build_list_select(query, marker, dialect))).scalars()
-            return await self._load(session, list(rows))
+            return await self._load(session, builtins.list(rows))
 
     async def save(self, image: Image, *, expect_status: ImageStatus | None = None) -> Image:
         """Write ``image``; with ``expect_status`` only if the row still has that status."""
@@ -136,8 +153,8 @@ class SqlImageRepository:
         session: AsyncSession,
         image: Image,
         properties: dict[str, str],
-        tags: set[str] | list[str],
-        locations: list[Location],
+        tags: set[str] | builtins.list[str],
+        locations: builtins.list[Location],
     ) -> None:
         now = image.updated_at
         session.add_all(
@@ -149,8 +166,14 @@ class SqlImageRepository:
             for t in sorted(tags)
         )
         session.add_all(
-            ImageLocationRow(image_id=image.id, value=loc.url, meta_data=json.dumps(loc.metadata),
-                             status="active", created_at=now, deleted=False)
+            ImageLocationRow(
+                image_id=image.id,
+                value=loc.url,
+                meta_data=json.dumps(loc.metadata),
+                status="active",
+                created_at=now,
+                deleted=False,
+            )
             for loc in locations
         )
 
@@ -174,8 +197,9 @@ class SqlImageRepository:
 
         tags = (
             await session.execute(
-                select(ImageTagRow).where(ImageTagRow.image_id == image.id,
-                                          ImageTagRow.deleted == false())
+                select(ImageTagRow).where(
+                    ImageTagRow.image_id == image.id, ImageTagRow.deleted == false()
+                )
             )
         ).scalars()
         kept: set[str] = set()
@@ -185,39 +209,47 @@ class SqlImageRepository:
             else:
                 tag.deleted, tag.deleted_at, tag.updated_at = True, now, now
 
-        locs = list((
-            await session.execute(
-                select(ImageLocationRow)
-                .where(ImageLocationRow.image_id == image.id, ImageLocationRow.deleted == false())
-                .order_by(ImageLocationRow.id)
-            )
-        ).scalars())
+        locs = builtins.list(
+            (
+                await session.execute(
+                    select(ImageLocationRow)
+                    .where(
+                        ImageLocationRow.image_id == image.id, ImageLocationRow.deleted == false()
+                    )
+                    .order_by(ImageLocationRow.id)
+                )
+            ).scalars()
+        )
         current = [Location(r.value, json.loads(r.meta_data or "{}")) for r in locs]
-        new_locations: list[Location] = []
+        new_locations: builtins.list[Location] = []
         if current != image.locations:
             for r in locs:
                 r.deleted, r.deleted_at, r.updated_at = True, now, now
             new_locations = image.locations
         self._add_children(session, image, new_props, image.tags - kept, new_locations)
 
-    async def _load(self, session: AsyncSession, rows: list[ImageRow]) -> list[Image]:
+    async def _load(
+        self, session: AsyncSession, rows: builtins.list[ImageRow]
+    ) -> builtins.list[Image]:
         """Build images from rows, fetching children for the whole page at once."""
         if not rows:
             return []
         ids = [r.id for r in rows]
         props: dict[str, dict[str, str]] = defaultdict(dict)
         for image_id, name, value in await session.execute(
-            select(ImagePropertyRow.image_id, ImagePropertyRow.name, ImagePropertyRow.value)
-            .where(ImagePropertyRow.image_id.in_(ids), ImagePropertyRow.deleted == false())
+            select(ImagePropertyRow.image_id, ImagePropertyRow.name, ImagePropertyRow.value).where(
+                ImagePropertyRow.image_id.in_(ids), ImagePropertyRow.deleted == false()
+            )
         ):
             props[image_id][name] = value if value is not None else ""
         tags: dict[str, set[str]] = defaultdict(set)
         for image_id, value in await session.execute(
-            select(ImageTagRow.image_id, ImageTagRow.value)
-            .where(ImageTagRow.image_id.in_(ids), ImageTagRow.deleted == false())
+            select(ImageTagRow.image_id, ImageTagRow.value).where(
+                ImageTagRow.image_id.in_(ids), ImageTagRow.deleted == false()
+            )
         ):
             tags[image_id].add(value)
-        locations: dict[str, list[Location]] = defaultdict(list)
+        locations: dict[str, builtins.list[Location]] = defaultdict(list)
         for image_id, url, meta in await session.execute(
             select(ImageLocationRow.image_id, ImageLocationRow.value, ImageLocationRow.meta_data)
             .where(ImageLocationRow.image_id.in_(ids), ImageLocationRow.deleted == false())
@@ -226,10 +258,16 @@ class SqlImageRepository:
             locations[image_id].append(Location(url, json.loads(meta or "{}")))
         return [
             Image(
-                id=r.id, created_at=r.created_at, updated_at=r.updated_at or r.created_at,
-                status=ImageStatus(r.status), visibility=Visibility(r.visibility),
-                tags=tags[r.id], properties=props[r.id], locations=locations[r.id],
-                deleted_at=r.deleted_at, **{name: getattr(r, name) for name in _SCALARS},
+                id=r.id,
+                created_at=r.created_at,
+                updated_at=r.updated_at or r.created_at,
+                status=ImageStatus(r.status),
+                visibility=Visibility(r.visibility),
+                tags=tags[r.id],
+                properties=props[r.id],
+                locations=locations[r.id],
+                deleted_at=r.deleted_at,
+                **{name: getattr(r, name) for name in _SCALARS},
             )
             for r in rows
         ]

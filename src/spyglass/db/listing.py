@@ -75,8 +75,9 @@ def _visibility_clauses(query: ListQuery) -> list[ColumnElement[bool]]:
             or_(
                 ImageRow.visibility.in_(("public", "community")),
                 owned,
-                and_(ImageRow.visibility == "shared",
-                     _member_of(query.project_id, member_statuses)),
+                and_(
+                    ImageRow.visibility == "shared", _member_of(query.project_id, member_statuses)
+                ),
             )
         )
     return clauses
@@ -118,7 +119,7 @@ def _filter_clauses(query: ListQuery) -> list[ColumnElement[bool]]:
 
 def _order(key: SortKey, dialect: str) -> UnaryExpression[Any]:
     column = COLUMNS[key.key]
-    ordered = column.desc() if key.descending else column.asc()
+    ordered: UnaryExpression[Any] = column.desc() if key.descending else column.asc()
     if dialect == "postgresql":
         ordered = ordered.nulls_last() if key.descending else ordered.nulls_first()
     return ordered
@@ -130,11 +131,11 @@ def _beyond(column: Any, value: Any, descending: bool) -> ColumnElement[bool]:
         return column.is_not(None) if not descending else false()
     if descending:
         return or_(column < value, column.is_(None))
-    return column > value
+    return column > value  # type: ignore[no-any-return]
 
 
 def _same(column: Any, value: Any) -> ColumnElement[bool]:
-    return column.is_(None) if value is None else column == value
+    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
 
 
 def _after_marker(sort: tuple[SortKey, ...], marker: ImageRow) -> ColumnElement[bool]:

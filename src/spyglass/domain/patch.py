@@ -72,7 +72,7 @@ def _parse_one(raw: Any, *, legacy: bool) -> Change:
     except ValueError:
         raise BadRequest(f"Invalid operation: '{op_name}'.") from None
     if op is not PatchOp.REMOVE and "value" not in raw:
-        raise BadRequest(f"Operation \"{op}\" requires a member named \"value\".")
+        raise BadRequest(f'Operation "{op}" requires a member named "value".')
     parts = _decode_path(path)
     _check_depth(op, parts)
     return Change(op=op, path=parts, value=raw.get("value"), legacy=legacy)
@@ -87,18 +87,19 @@ def _op_and_path(raw: dict[str, Any], *, legacy: bool) -> tuple[str, Any]:
         return str(raw["op"]), raw["path"]
     ops = [key for key in ("add", "remove", "replace") if key in raw]
     if len(ops) != 1:
-        raise BadRequest("Operation objects must contain exactly one member named "
-                         "\"add\", \"remove\", or \"replace\".")
+        raise BadRequest(
+            'Operation objects must contain exactly one member named "add", "remove", or "replace".'
+        )
     return ops[0], raw[ops[0]]
 
 
 def _decode_path(path: Any) -> tuple[str, ...]:
     if not isinstance(path, str) or not path.startswith("/") or path.endswith("/"):
-        raise BadRequest(f"Pointer `{path}` does not start with \"/\".")
+        raise BadRequest(f'Pointer `{path}` does not start with "/".')
     if "//" in path:
-        raise BadRequest(f"Pointer `{path}` contains adjacent \"/\".")
+        raise BadRequest(f'Pointer `{path}` contains adjacent "/".')
     if _ESCAPE.search(path):
-        raise BadRequest(f"Pointer `{path}` contains \"~\" not part of a recognized escape sequence.")
+        raise BadRequest(f'Pointer `{path}` contains "~" not part of a recognized escape sequence.')
     return tuple(p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/"))
 
 

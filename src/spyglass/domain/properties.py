@@ -10,10 +10,30 @@ from spyglass.errors import BadRequest, ReadOnlyProperty, ReservedProperty
 
 BASE_PROPERTIES = frozenset(
     {
-        "id", "name", "status", "visibility", "protected", "os_hidden", "checksum",
-        "os_hash_algo", "os_hash_value", "owner", "size", "virtual_size",
-        "container_format", "disk_format", "created_at", "updated_at", "tags",
-        "direct_url", "min_ram", "min_disk", "self", "file", "schema", "locations",
+        "id",
+        "name",
+        "status",
+        "visibility",
+        "protected",
+        "os_hidden",
+        "checksum",
+        "os_hash_algo",
+        "os_hash_value",
+        "owner",
+        "size",
+        "virtual_size",
+        "container_format",
+        "disk_format",
+        "created_at",
+        "updated_at",
+        "tags",
+        "direct_url",
+        "min_ram",
+        "min_disk",
+        "self",
+        "file",
+        "schema",
+        "locations",
         "stores",
     }
 )
@@ -21,8 +41,20 @@ BASE_PROPERTIES = frozenset(
 
 READ_ONLY = frozenset(
     {
-        "created_at", "updated_at", "status", "checksum", "os_hash_algo", "os_hash_value",
-        "size", "virtual_size", "direct_url", "self", "file", "schema", "id", "stores",
+        "created_at",
+        "updated_at",
+        "status",
+        "checksum",
+        "os_hash_algo",
+        "os_hash_value",
+        "size",
+        "virtual_size",
+        "direct_url",
+        "self",
+        "file",
+        "schema",
+        "id",
+        "stores",
     }
 )
 """Set by the server; a caller naming them gets 403."""

@@ -17,9 +17,15 @@ UUID_PATTERN = (
 )
 
 _STATUS_ORDER = (
-    ImageStatus.QUEUED, ImageStatus.SAVING, ImageStatus.ACTIVE, ImageStatus.KILLED,
-    ImageStatus.DELETED, ImageStatus.UPLOADING, ImageStatus.IMPORTING,
-    ImageStatus.PENDING_DELETE, ImageStatus.DEACTIVATED,
+    ImageStatus.QUEUED,
+    ImageStatus.SAVING,
+    ImageStatus.ACTIVE,
+    ImageStatus.KILLED,
+    ImageStatus.DELETED,
+    ImageStatus.UPLOADING,
+    ImageStatus.IMPORTING,
+    ImageStatus.PENDING_DELETE,
+    ImageStatus.DEACTIVATED,
 )
 
 
@@ -42,17 +48,25 @@ def image_properties(
         "id": {"type": "string", "description": "The image's UUID.", "pattern": UUID_PATTERN},
         "name": _nullable_string("A human-readable name for the image.", 255),
         "status": {
-            "type": "string", "readOnly": True, "description": "Where the image is in its life.",
+            "type": "string",
+            "readOnly": True,
+            "description": "Where the image is in its life.",
             "enum": [s.value for s in _STATUS_ORDER],
         },
         "visibility": {
-            "type": "string", "description": "Who may see the image.",
-            "enum": [Visibility.COMMUNITY, Visibility.PUBLIC, Visibility.PRIVATE,
-                     Visibility.SHARED],
+            "type": "string",
+            "description": "Who may see the image.",
+            "enum": [
+                Visibility.COMMUNITY,
+                Visibility.PUBLIC,
+                Visibility.PRIVATE,
+                Visibility.SHARED,
+            ],
         },
         "protected": {"type": "boolean", "description": "Whether deletion is refused."},
         "os_hidden": {
-            "type": "boolean", "description": "Whether default listings leave the image out.",
+            "type": "boolean",
+            "description": "Whether default listings leave the image out.",
         },
         "checksum": _read_only(_nullable_string("MD5 hex digest of the image data.", 32)),
         "os_hash_algo": _read_only(
@@ -60,35 +74,61 @@ def image_properties(
         ),
         "os_hash_value": _read_only(_nullable_string("Secure hash of the image data.", 128)),
         "owner": _nullable_string("The project that owns the image.", 255),
-        "size": {"type": ["null", "integer"], "readOnly": True,
-                 "description": "Size of the image data in bytes."},
-        "virtual_size": {"type": ["null", "integer"], "readOnly": True,
-                         "description": "Size of the virtual disk in bytes."},
+        "size": {
+            "type": ["null", "integer"],
+            "readOnly": True,
+            "description": "Size of the image data in bytes.",
+        },
+        "virtual_size": {
+            "type": ["null", "integer"],
+            "readOnly": True,
+            "description": "Size of the virtual disk in bytes.",
+        },
         "container_format": {
-            "type": ["null", "string"], "description": "Format of the image's container.",
+            "type": ["null", "string"],
+            "description": "Format of the image's container.",
             "enum": [None, *container_formats],
         },
         "disk_format": {
-            "type": ["null", "string"], "description": "Format of the disk image.",
+            "type": ["null", "string"],
+            "description": "Format of the disk image.",
             "enum": [None, *disk_formats],
         },
-        "created_at": {"type": "string", "readOnly": True, "format": "date-time",
-                       "description": "When the image was created."},
-        "updated_at": {"type": "string", "readOnly": True, "format": "date-time",
-                       "description": "When the image was last changed."},
-        "tags": {"type": "array", "description": "Labels on the image.",
-                 "items": {"type": "string", "maxLength": 255}},
-        "direct_url": {"type": "string", "readOnly": True,
-                       "description": "Where the data lives in its store."},
+        "created_at": {
+            "type": "string",
+            "readOnly": True,
+            "format": "date-time",
+            "description": "When the image was created.",
+        },
+        "updated_at": {
+            "type": "string",
+            "readOnly": True,
+            "format": "date-time",
+            "description": "When the image was last changed.",
+        },
+        "tags": {
+            "type": "array",
+            "description": "Labels on the image.",
+            "items": {"type": "string", "maxLength": 255},
+        },
+        "direct_url": {
+            "type": "string",
+            "readOnly": True,
+            "description": "Where the data lives in its store.",
+        },
         "min_ram": {"type": "integer", "description": "RAM in MB needed to boot the image."},
         "min_disk": {"type": "integer", "description": "Disk in GB needed to boot the image."},
         "self": {"type": "string", "readOnly": True, "description": "The image's URL."},
         "file": {"type": "string", "readOnly": True, "description": "The image data's URL."},
-        "stores": {"type": "string", "readOnly": True,
-                   "description": "Stores that hold the image data."},
+        "stores": {
+            "type": "string",
+            "readOnly": True,
+            "description": "Stores that hold the image data.",
+        },
         "schema": {"type": "string", "readOnly": True, "description": "This schema's URL."},
         "locations": {
-            "type": "array", "description": "Where the image data is stored.",
+            "type": "array",
+            "description": "Where the image data is stored.",
             "items": {
                 "type": "object",
                 "properties": {
@@ -152,12 +192,18 @@ def member_schema() -> dict[str, Any]:
         "name": "member",
         "properties": {
             "created_at": {"type": "string", "description": "When the member was added."},
-            "image_id": {"type": "string", "description": "The shared image's UUID.",
-                         "pattern": UUID_PATTERN},
+            "image_id": {
+                "type": "string",
+                "description": "The shared image's UUID.",
+                "pattern": UUID_PATTERN,
+            },
             "member_id": {"type": "string", "description": "The project the image is shared with."},
             "schema": {"type": "string", "readOnly": True},
-            "status": {"type": "string", "description": "The member's answer to the share.",
-                       "enum": ["pending", "accepted", "rejected"]},
+            "status": {
+                "type": "string",
+                "description": "The member's answer to the share.",
+                "enum": ["pending", "accepted", "rejected"],
+            },
             "updated_at": {"type": "string", "description": "When the member last changed."},
         },
     }

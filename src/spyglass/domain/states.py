@@ -33,7 +33,9 @@ def transition(image: Image, to: ImageStatus) -> Image:
     forgets the size, since the data is gone.
     """
     if to not in TRANSITIONS[image.status]:
-        raise InvalidTransition(f"Image status transition from {image.status} to {to} is not allowed")
+        raise InvalidTransition(
+            f"Image status transition from {image.status} to {to} is not allowed"
+        )
     if (
         image.status in _NEEDS_FORMATS_FROM
         and to in _NEEDS_FORMATS_TO

@@ -24,8 +24,9 @@ class SchemaValidator:
     def validate(self, document: Mapping[str, Any]) -> None:
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(document))
         if error is not None:
-            raise BadRequest(f"Provided object does not match schema '{self._name}': "
-                             f"{error.message}")
+            raise BadRequest(
+                f"Provided object does not match schema '{self._name}': {error.message}"
+            )
 
     def validate_property(self, name: str, value: Any) -> None:
         """Check one base property's value (used by PATCH before applying it)."""

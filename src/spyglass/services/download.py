@@ -29,8 +29,9 @@ class DownloadService:
     ) -> Download:
         image = await self.images.get(ctx, image_id)
         if image.status is ImageStatus.DEACTIVATED and not ctx.is_admin:
-            raise Forbidden("The requested image has been deactivated. Image data download "
-                            "is forbidden.")
+            raise Forbidden(
+                "The requested image has been deactivated. Image data download is forbidden."
+            )
         if not image.locations:
             return Download(image=image, data=None)
         total = image.size

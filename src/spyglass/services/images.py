@@ -11,7 +11,9 @@ from spyglass.context import RequestContext
 from spyglass.domain import properties as props
 from spyglass.domain.image import Image, ImageStatus, Visibility
 from spyglass.domain.patch import Change, PatchOp
+from spyglass.domain.policy import check_can_modify, check_visibility_change
 from spyglass.domain.schemas import image_schema
+from spyglass.domain.validation import SchemaValidator
 from spyglass.errors import (
     BadRequest,
     Conflict,
@@ -19,9 +21,7 @@ from spyglass.errors import (
     NotFound,
     TooLarge,
 )
-from spyglass.domain.policy import check_can_modify, check_visibility_change
 from spyglass.services.ports import ImageRepository, ListQuery
-from spyglass.domain.validation import SchemaValidator
 from spyglass.stores.registry import StoreSet
 
 log = logging.getLogger(__name__)
@@ -135,9 +135,11 @@ class ImageService:
             _check_int32(name, change.value)
         if name == "owner" and not ctx.is_admin and change.value != image.owner:
             raise Forbidden("Owner can't be updated by non admin.")
-        if name in _FORMAT_FIELDS and image.status not in (
-            ImageStatus.QUEUED, ImageStatus.IMPORTING
-        ) and getattr(image, name) != change.value:
+        if (
+            name in _FORMAT_FIELDS
+            and image.status not in (ImageStatus.QUEUED, ImageStatus.IMPORTING)
+            and getattr(image, name) != change.value
+        ):
             raise Forbidden(f"Attribute {name} can be only replaced for a queued image.")
         if name == "visibility":
             visibility = Visibility(change.value)
@@ -172,7 +174,11 @@ class ImageService:
         await self._change_tags(ctx, image_id, remove=tag)
 
     async def _change_tags(
-        self, ctx: RequestContext, image_id: str, *, add: str | None = None,
+        self,
+        ctx: RequestContext,
+        image_id: str,
+        *,
+        add: str | None = None,
         remove: str | None = None,
     ) -> None:
         for attempt in range(_SAVE_ATTEMPTS):

@@ -9,8 +9,8 @@ the image back to ``queued``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any
 
 import anyio
 
@@ -20,6 +20,7 @@ from spyglass.domain.policy import check_can_modify
 from spyglass.domain.states import transition
 from spyglass.errors import Conflict, Gone, ImageNotFound, NotFound
 from spyglass.services.images import ImageService
+from spyglass.stores.base import Store
 from spyglass.streams.chunking import rechunk
 from spyglass.streams.digest import Digester
 from spyglass.streams.limits import limit_size
@@ -86,8 +87,6 @@ class UploadService:
             log.info("image %s changed during a failed upload; not restoring queued", image.id)
 
 
-async def _delete_quietly(store: Any, location: str) -> None:
-    try:
+async def _delete_quietly(store: Store, location: str) -> None:
+    with contextlib.suppress(NotFound):
         await store.delete(location)
-    except NotFound:
-        pass

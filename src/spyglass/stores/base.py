@@ -59,10 +59,10 @@ class Store(ABC):
     @abstractmethod
     def capabilities(self) -> Capability: ...
 
-    async def open(self) -> None:
+    async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepare (create directories, connect); called once at start-up."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; called once at shutdown."""
 
     @abstractmethod

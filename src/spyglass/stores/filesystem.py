@@ -129,14 +129,11 @@ class FilesystemStore(Store):
 def _write_all(fd: int, chunk: bytes) -> None:
     view = memoryview(chunk)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _unlink_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+    path.unlink(missing_ok=True)
 
 
 async def _read_file(fd: int, start: int, length: int) -> ByteStream:

@@ -18,9 +18,7 @@ async def limit_size(
     async for chunk in source:
         seen += len(chunk)
         if cap is not None and seen > cap:
-            raise ImageTooLarge(
-                f"Image exceeds the storage quota or size limit of {cap} bytes."
-            )
+            raise ImageTooLarge(f"Image exceeds the storage quota or size limit of {cap} bytes.")
         if expected is not None and seen > expected:
             raise SizeMismatch(
                 f"Size of uploaded data is larger than the declared size {expected}."

@@ -69,7 +69,9 @@ async def download(request: Request) -> Response:
         total = "*" if result.total_size is None else str(result.total_size)
         headers["Content-Range"] = f"bytes {result.byte_range.start}-{end}/{total}"
     return StreamingResponse(
-        result.data.stream, status_code=status, headers=headers,
+        result.data.stream,
+        status_code=status,
+        headers=headers,
         media_type="application/octet-stream",
     )
 

@@ -31,8 +31,10 @@ async def list_images(request: Request) -> Response:
     svc = services(request)
     params = list(request.query_params.multi_items())
     query = parse_list_query(
-        params, context(request),
-        default_limit=svc.settings.limit_param_default, max_limit=svc.settings.api_limit_max,
+        params,
+        context(request),
+        default_limit=svc.settings.limit_param_default,
+        max_limit=svc.settings.api_limit_max,
     )
     images = await svc.images.list(query)
     without_marker = [(k, v) for k, v in params if k != "marker"]

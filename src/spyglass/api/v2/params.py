@@ -15,8 +15,7 @@ from spyglass.errors import BadRequest, InvalidFilter, InvalidSortKey
 from spyglass.services.ports import ListQuery, SortKey
 
 SORT_KEYS = frozenset(
-    {"name", "status", "container_format", "disk_format", "size", "id", "created_at",
-     "updated_at"}
+    {"name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at"}
 )
 _IN_FILTERS = ("name", "id", "status", "container_format", "disk_format")
 _EXACT_FILTERS = ("owner", "checksum", "os_hash_value")
@@ -24,9 +23,24 @@ _VISIBILITIES = frozenset({"public", "private", "shared", "community", "all"})
 _MEMBER_STATUSES = frozenset({"pending", "accepted", "rejected", "all"})
 _TIME_OPS = frozenset({"gt", "gte", "lt", "lte", "eq", "neq"})
 _NOT_PROPERTY_FILTERS = frozenset(
-    {"limit", "marker", "sort_key", "sort_dir", "sort", "visibility", "member_status",
-     "tag", "size_min", "size_max", "protected", "os_hidden", "created_at", "updated_at",
-     *_IN_FILTERS, *_EXACT_FILTERS}
+    {
+        "limit",
+        "marker",
+        "sort_key",
+        "sort_dir",
+        "sort",
+        "visibility",
+        "member_status",
+        "tag",
+        "size_min",
+        "size_max",
+        "protected",
+        "os_hidden",
+        "created_at",
+        "updated_at",
+        *_IN_FILTERS,
+        *_EXACT_FILTERS,
+    }
 )
 
 
@@ -47,11 +61,16 @@ def parse_list_query(
         properties={k: v for k, v in single.items() if k not in _NOT_PROPERTY_FILTERS},
         tags=tuple(v for k, v in params if k == "tag"),
         visibility=_choice("visibility", single.get("visibility"), _VISIBILITIES),
-        member_status=_choice("member_status", single.get("member_status", "accepted"),
-                              _MEMBER_STATUSES) or "accepted",
+        member_status=_choice(
+            "member_status", single.get("member_status", "accepted"), _MEMBER_STATUSES
+        )
+        or "accepted",
         os_hidden=_bool("os_hidden", single.get("os_hidden", "false"), strict_case=False),
-        protected=(None if "protected" not in single
-                   else _bool("protected", single["protected"], strict_case=True)),
+        protected=(
+            None
+            if "protected" not in single
+            else _bool("protected", single["protected"], strict_case=True)
+        ),
         size_min=_int("size_min", single.get("size_min")),
         size_max=_int("size_max", single.get("size_max")),
         time_filters=tuple(
@@ -84,8 +103,9 @@ def _sort(params: Sequence[tuple[str, str]], single: Mapping[str, str]) -> tuple
     dirs = [v for k, v in params if k == "sort_dir"]
     if "sort" in single:
         if keys or dirs:
-            raise BadRequest("The 'sort' parameter cannot be combined with 'sort_key' or "
-                             "'sort_dir'.")
+            raise BadRequest(
+                "The 'sort' parameter cannot be combined with 'sort_key' or 'sort_dir'."
+            )
         pairs = [_split_sort(item) for item in single["sort"].split(",")]
     else:
         if len(dirs) > 1 and len(dirs) != len(keys):
@@ -108,8 +128,10 @@ def _split_sort(item: str) -> tuple[str, str]:
 
 def _sort_key(key: str) -> str:
     if key not in SORT_KEYS:
-        raise InvalidSortKey(f"Invalid sort key: {key}. It must be one of the following: "
-                             f"{', '.join(sorted(SORT_KEYS))}.")
+        raise InvalidSortKey(
+            f"Invalid sort key: {key}. It must be one of the following: "
+            f"{', '.join(sorted(SORT_KEYS))}."
+        )
     return key
 
 

@@ -26,8 +26,11 @@ def resource(path: str, *, name: str | None = None, **handlers: Handler) -> Rout
 ROUTES = [
     resource("/v2/images", GET=images.list_images, POST=images.create_image),
     resource(
-        "/v2/images/{image_id}", name="image",
-        GET=images.show_image, PATCH=images.update_image, DELETE=images.delete_image,
+        "/v2/images/{image_id}",
+        name="image",
+        GET=images.show_image,
+        PATCH=images.update_image,
+        DELETE=images.delete_image,
     ),
     resource("/v2/images/{image_id}/file", PUT=image_data.upload, GET=image_data.download),
     resource("/v2/images/{image_id}/tags/{tag}", PUT=images.add_tag, DELETE=images.delete_tag),

@@ -23,9 +23,7 @@ def isotime(when: datetime | None) -> str | None:
 
 def image_view(image: Image, options: ViewOptions) -> dict[str, Any]:
     """Every base field (null when unset), then the additional properties."""
-    body: dict[str, Any] = {
-        k: v for k, v in image.properties.items() if not is_hidden_property(k)
-    }
+    body: dict[str, Any] = {k: v for k, v in image.properties.items() if not is_hidden_property(k)}
     body.update(
         id=image.id,
         name=image.name,
@@ -53,7 +51,5 @@ def image_view(image: Image, options: ViewOptions) -> dict[str, Any]:
     if options.show_direct_url and image.locations:
         body["direct_url"] = image.locations[0].url
     if options.show_locations:
-        body["locations"] = [
-            {"url": loc.url, "metadata": loc.metadata} for loc in image.locations
-        ]
+        body["locations"] = [{"url": loc.url, "metadata": loc.metadata} for loc in image.locations]
     return body

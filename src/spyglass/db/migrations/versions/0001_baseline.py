@@ -79,7 +79,9 @@ def upgrade() -> None:
     op.create_index("ix_image_properties_image_id", "image_properties", ["image_id"])
     op.create_index("ix_image_properties_deleted", "image_properties", ["deleted"])
     op.create_index(
-        "ix_image_properties_name_value", "image_properties", ["name", "value"],
+        "ix_image_properties_name_value",
+        "image_properties",
+        ["name", "value"],
         mysql_length={"value": 255},
     )
 

@@ -1,0 +1,35 @@
+# The two commands a newcomer needs: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,compat]'
+	touch $(STAMP)
+
+## Start the API server on 127.0.0.1:9292 (SQLite and images under ./data).
+serve: $(STAMP)
+	$(BIN)/spyglass api --bind-host 127.0.0.1 --bind-port 9292 --data-dir data
+
+## Lint, type-check and run the whole test suite.
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src tests bench
+
+## Upload and download a 1 GiB image and print MB/s and the server's peak RSS.
+bench: $(STAMP)
+	$(BIN)/python bench/transfer.py --size-mib 1024
+
+clean:
+	rm -rf $(VENV) data .bench
