@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,7 +20,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[type[LiveServer] | object]:
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Start servers with their own config lines; all are stopped after the test."""
     started: list[LiveServer] = []
 

@@ -107,7 +107,8 @@ def test_duplicate_id_is_409_even_after_delete(client: httpx.Client) -> None:
         ({"self": "/x"}, 403),
         ({"location": "file:///etc/passwd"}, 403),
         ({"locations": []}, 403),
-        ({"deleted": True}, 403),
+        ({"deleted": True}, 400),
+        ({"deleted": "x"}, 403),
         ({"os_glance_foo": "x"}, 403),
     ],
 )

@@ -193,3 +193,17 @@ def test_limit_defaults_come_from_config(server_factory: Callable[..., LiveServe
             create(client)
         assert len(client.get("/v2/images").json()["images"]) == 2
         assert len(client.get("/v2/images", params={"limit": 50}).json()["images"]) == 3
+
+
+def test_integer_columns_filter_exactly(listing: Listing) -> None:
+    client, _ = listing
+    image = create(client, name="roomy", min_disk=7, min_ram=512)
+    try:
+        assert _names(client.get("/v2/images", params={"min_disk": "7"})) == ["roomy"]
+        assert _names(client.get("/v2/images", params={"min_ram": "512", "min_disk": "7"})) == [
+            "roomy"
+        ]
+        assert _names(client.get("/v2/images", params={"size": "10"})) == ["alpha"]
+        assert client.get("/v2/images", params={"min_disk": "x"}).status_code == 400
+    finally:
+        client.delete(f"/v2/images/{image['id']}")

@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from spyglass.api.errors import EXCEPTION_HANDLERS
@@ -33,6 +36,7 @@ from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
 from spyglass.services.upload import UploadService
 from spyglass.stores.registry import StoreSet, driver_class
+from spyglass.streams.digest import check_algorithm
 from spyglass.timeutils import utcnow
 
 
@@ -52,6 +56,7 @@ def database_url(settings: Settings, data_dir: Path) -> str:
 
 def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette:
     """The API server; ``data_dir`` holds the embedded database and images by default."""
+    check_algorithm(settings.hashing_algorithm)
     engine = create_engine(database_url(settings, data_dir))
     stores = build_stores(settings, data_dir)
     images = ImageService(
@@ -67,7 +72,13 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
         settings=settings,
         images=images,
         uploads=UploadService(
-            images, hashing_algorithm=settings.hashing_algorithm, size_cap=settings.image_size_cap
+            images,
+            hashing_algorithm=settings.hashing_algorithm,
+            size_cap=settings.image_size_cap,
+            require_format_match=settings.require_image_format_match,
+            gpt_nonfatal=cast(
+                "tuple[str, ...]", settings.option("image_format", "gpt_safety_checks_nonfatal")
+            ),
         ),
         downloads=DownloadService(images),
         views=ViewOptions(
@@ -93,8 +104,9 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
 
     app = Starlette(
         routes=[
-            Route("/", versions, methods=["GET"]),
-            Route("/versions", versions, methods=["GET"]),
+            Route("/", versions),
+            Route("/versions", versions),
+            Route("/healthcheck", healthcheck),
             *ROUTES,
         ],
         middleware=[
@@ -108,4 +120,10 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
         lifespan=lifespan,
     )
     app.state.services = services
+    app.router.redirect_slashes = False
     return app
+
+
+async def healthcheck(request: Request) -> Response:
+    """Load balancers' probe, as upstream's oslo.middleware healthcheck answers it."""
+    return PlainTextResponse("OK")

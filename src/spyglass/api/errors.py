@@ -42,8 +42,7 @@ def error_response(
 ) -> Response:
     """One error document, JSON or text by the request's ``Accept``."""
     phrase = HTTPStatus(status).phrase
-    explanation = _EXPLANATIONS.get(status, phrase)
-    detail = f"{explanation}\n\n{message}" if message and message != explanation else explanation
+    detail = message or _EXPLANATIONS.get(status, phrase)
     if "json" in request.headers.get("accept", ""):
         body = {"code": f"{status} {phrase}", "title": phrase, "message": detail}
         return JSONResponse(body, status_code=status, headers=headers)

@@ -60,8 +60,11 @@ def unauthenticated_context(scope: Scope) -> RequestContext:
 _VERSIONED = re.compile(r"^/v(\d+)(?:\.(\d+))?(/.*)?$")
 
 
+_UNVERSIONED = frozenset({"/", "/versions", "/healthcheck"})
+
+
 class VersionNegotiationMiddleware:
-    """Route ``/v2.N/...`` to ``/v2/...``; unknown versions get the versions document (300)."""
+    """Route ``/v2.N/...`` to ``/v2/...``; anything else gets the versions document (300)."""
 
     def __init__(
         self, app: ASGIApp, accepted: Callable[[], frozenset[str]], versions_app: ASGIApp
@@ -81,4 +84,7 @@ class VersionNegotiationMiddleware:
                     return
                 scope["path"] = "/v2" + (rest or "")
                 scope["raw_path"] = scope["path"].encode()
+            elif scope["path"] not in _UNVERSIONED:
+                await self.versions_app(scope, receive, send)
+                return
         await self.app(scope, receive, send)

@@ -29,6 +29,10 @@ COLUMNS: dict[str, Any] = {
     "checksum": ImageRow.checksum,
     "os_hash_value": ImageRow.os_hash_value,
     "visibility": ImageRow.visibility,
+    "os_hash_algo": ImageRow.os_hash_algo,
+    "min_disk": ImageRow.min_disk,
+    "min_ram": ImageRow.min_ram,
+    "virtual_size": ImageRow.virtual_size,
 }
 
 _TIME_OPS = {
@@ -90,6 +94,7 @@ def _filter_clauses(query: ListQuery) -> list[ColumnElement[bool]]:
     for key, values in query.exact.items():
         column = COLUMNS[key]
         clauses.append(column == values[0] if len(values) == 1 else column.in_(values))
+    clauses.extend(COLUMNS[key] == value for key, value in query.numbers.items())
     for name, value in query.properties.items():
         clauses.append(
             exists().where(

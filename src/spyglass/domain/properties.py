@@ -67,14 +67,27 @@ MAX_KEY_LENGTH = 255
 MAX_INT32 = 2**31 - 1
 
 
-def check_settable(name: str, *, creating: bool) -> None:
-    """Raise 403 if a caller may not set ``name``; ``id`` may be chosen on create only."""
-    if name in RESERVED or name.startswith(RESERVED_PREFIX) or (creating and name == "locations"):
+def check_not_read_only(name: str, *, creating: bool) -> None:
+    """403 for names the server sets; ``id`` may be chosen on create only.
+
+    ``os_hash_algo`` on create is dropped by the caller rather than refused,
+    as upstream does; ``locations`` cannot be given on create at all.
+    """
+    if creating and name == "locations":
         raise ReservedProperty(f"Attribute '{name}' is reserved.")
-    if name in READ_ONLY and not (creating and name == "id"):
+    if name in READ_ONLY and not (creating and name in ("id", "os_hash_algo")):
         raise ReadOnlyProperty(f"Attribute '{name}' is read-only.")
+
+
+def check_not_reserved(name: str) -> None:
+    """403 for names kept for the server's own bookkeeping."""
+    if name in RESERVED or name.startswith(RESERVED_PREFIX):
+        raise ReservedProperty(f"Attribute '{name}' is reserved.")
+
+
+def check_key_length(name: str) -> None:
     if len(name) > MAX_KEY_LENGTH:
-        raise BadRequest(f"Property key is too long: maximum length is {MAX_KEY_LENGTH}.")
+        raise BadRequest(f"Custom property should not be greater than {MAX_KEY_LENGTH} characters.")
 
 
 def is_hidden_property(name: str) -> bool:

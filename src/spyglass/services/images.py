@@ -57,11 +57,15 @@ class ImageService:
         if not isinstance(body, dict):
             raise BadRequest("Request body must be a JSON object.")
         for key in body:
-            props.check_settable(key, creating=True)
+            props.check_not_read_only(key, creating=True)
         self.validator.validate(body)
+        for key in body:
+            props.check_not_reserved(key)
+            props.check_key_length(key)
         for key in ("min_disk", "min_ram"):
             if key in body:
                 _check_int32(key, body[key])
+        body = {k: v for k, v in body.items() if k != "os_hash_algo"}
         owner = body.get("owner", ctx.project_id)
         if owner != ctx.project_id and not ctx.is_admin:
             raise Forbidden("You are not permitted to create images owned by another project.")
@@ -118,7 +122,9 @@ class ImageService:
         name = change.name
         if name == "locations":
             raise Forbidden("It's not allowed to update locations if locations are invisible.")
-        props.check_settable(name, creating=False)
+        props.check_not_read_only(name, creating=False)
+        props.check_not_reserved(name)
+        props.check_key_length(name)
         if name in props.BASE_PROPERTIES:
             self._apply_base(ctx, image, change)
         else:
@@ -135,10 +141,9 @@ class ImageService:
             _check_int32(name, change.value)
         if name == "owner" and not ctx.is_admin and change.value != image.owner:
             raise Forbidden("Owner can't be updated by non admin.")
-        if (
-            name in _FORMAT_FIELDS
-            and image.status not in (ImageStatus.QUEUED, ImageStatus.IMPORTING)
-            and getattr(image, name) != change.value
+        if name in _FORMAT_FIELDS and image.status not in (
+            ImageStatus.QUEUED,
+            ImageStatus.IMPORTING,
         ):
             raise Forbidden(f"Attribute {name} can be only replaced for a queued image.")
         if name == "visibility":
@@ -248,8 +253,12 @@ def _apply_extra(image: Image, change: Change) -> None:
 
 
 def _check_int32(name: str, value: Any) -> None:
-    if isinstance(value, int) and not 0 <= value <= props.MAX_INT32:
-        raise BadRequest(f"Invalid value for {name}: it must be between 0 and {props.MAX_INT32}.")
+    if isinstance(value, int) and value < 0:
+        raise BadRequest(
+            f"Invalid value '{value}' for parameter '{name}': Cannot be a negative value"
+        )
+    if isinstance(value, int) and value > props.MAX_INT32:
+        raise BadRequest(f"'{name}' value out of range, must not exceed {props.MAX_INT32}.")
 
 
 def _as_document(image: Image) -> Mapping[str, Any]:

@@ -29,6 +29,8 @@ class ListQuery:
     marker: str | None = None
     exact: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Base column -> accepted values (``in:`` lists hold several)."""
+    numbers: dict[str, int] = field(default_factory=dict)
+    """Integer base columns that must equal a value (``min_disk=2``)."""
     properties: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     visibility: str | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Collection
 
 import anyio
 
@@ -23,6 +24,7 @@ from spyglass.services.images import ImageService
 from spyglass.stores.base import Store
 from spyglass.streams.chunking import rechunk
 from spyglass.streams.digest import Digester
+from spyglass.streams.inspect import FormatInspector, InvalidImageData
 from spyglass.streams.limits import limit_size
 from spyglass.types import ByteStream
 
@@ -30,10 +32,20 @@ log = logging.getLogger(__name__)
 
 
 class UploadService:
-    def __init__(self, images: ImageService, *, hashing_algorithm: str, size_cap: int) -> None:
+    def __init__(
+        self,
+        images: ImageService,
+        *,
+        hashing_algorithm: str,
+        size_cap: int,
+        require_format_match: bool = True,
+        gpt_nonfatal: Collection[str] = (),
+    ) -> None:
         self.images = images
         self.hashing_algorithm = hashing_algorithm
         self.size_cap = size_cap
+        self.require_format_match = require_format_match
+        self.gpt_nonfatal = gpt_nonfatal
 
     async def upload(
         self, ctx: RequestContext, image_id: str, data: ByteStream, *, size: int | None
@@ -48,23 +60,30 @@ class UploadService:
         try:
             return await self._store_and_activate(saving, data, size)
         except BaseException:
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):  # the client may be gone; clean up anyway
                 await self._back_to_queued(saving)
             raise
 
     async def _store_and_activate(self, image: Image, data: ByteStream, size: int | None) -> Image:
         store = self.images.stores.default
         digester = Digester(self.hashing_algorithm)
-        pipeline = digester.wrap(limit_size(rechunk(data), cap=self.size_cap, expected=size))
-        written = await store.add(image.id, pipeline, size=size)
+        stream = digester.wrap(limit_size(rechunk(data), cap=self.size_cap, expected=size))
+        inspector = FormatInspector() if image.container_format == "bare" else None
+        if inspector is not None:
+            stream = inspector.wrap(stream)
+        written = await store.add(image.id, stream, size=size)
+        try:
+            if inspector is not None:
+                image.virtual_size = self._virtual_size(inspector, image.disk_format)
+        except InvalidImageData:
+            await _delete_quietly(store, written.location)
+            raise
         digests = digester.result
         image.locations = [Location(written.location, {"store": store.backend_id})]
         image.size = digests.size
         image.checksum = digests.checksum
         image.os_hash_algo = digests.os_hash_algo
         image.os_hash_value = digests.os_hash_value
-        if image.disk_format in ("raw", "iso") and image.virtual_size is None:
-            image.virtual_size = digests.size
         try:
             return await self.images.repo.save(
                 transition(image, ImageStatus.ACTIVE), expect_status=ImageStatus.SAVING
@@ -75,6 +94,16 @@ class UploadService:
                 f"Image {image.id} could not be found after upload: it was deleted during "
                 "the upload."
             ) from exc
+
+    def _virtual_size(self, inspector: FormatInspector, disk_format: str | None) -> int | None:
+        """Judge the inspected format; mismatches are fatal only if configured so."""
+        try:
+            return inspector.judge(disk_format, nonfatal=self.gpt_nonfatal).virtual_size
+        except InvalidImageData as exc:
+            if self.require_format_match:
+                raise
+            log.warning("image data does not match its disk_format: %s", exc.message)
+            return None
 
     async def _back_to_queued(self, image: Image) -> None:
         """Undo ``saving``; if the image was deleted meanwhile there is nothing to undo."""

@@ -1,21 +1,18 @@
 """MD5 (``checksum``) and the secure hash (``os_hash_value``) of a stream.
 
 Hashing is the most expensive thing an upload does (about 3 s of CPU per GiB
-for md5 + sha512). Each chunk is hashed in a worker thread (hashlib releases the
-GIL) while the next stage already writes it, so hashing overlaps storage I/O and
-the event loop stays free. One chunk is hashed at a time, in order.
+for md5 + sha512); it runs in a worker thread through ``tap`` (hashlib
+releases the GIL), overlapping the store's writes and keeping the event loop
+free.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import anyio.to_thread
-
-from spyglass.errors import BadRequest
+from spyglass.errors import ConfigError
+from spyglass.streams.tap import tap
 from spyglass.types import ByteStream
 
 
@@ -27,12 +24,12 @@ class Digests:
     size: int
 
 
-def new_hasher(algorithm: str) -> hashlib._Hash:
-    """A hashlib object for ``hashing_algorithm``; unknown names are a config error."""
+def check_algorithm(algorithm: str) -> None:
+    """Refuse a ``hashing_algorithm`` hashlib does not know, at start-up."""
     try:
-        return hashlib.new(algorithm)
+        hashlib.new(algorithm)
     except ValueError:
-        raise BadRequest(f"Unsupported hashing algorithm {algorithm!r}") from None
+        raise ConfigError(f"hashing_algorithm: unsupported algorithm {algorithm!r}") from None
 
 
 class Digester:
@@ -41,42 +38,27 @@ class Digester:
     def __init__(self, algorithm: str) -> None:
         self._algorithm = algorithm
         self._md5 = hashlib.md5(usedforsecurity=False)
-        self._secure = new_hasher(algorithm)
+        self._secure = hashlib.new(algorithm)
         self._size = 0
-        self._result: Digests | None = None
+        self._done = False
 
     def _update(self, chunk: bytes) -> None:
         self._md5.update(chunk)
         self._secure.update(chunk)
+        self._size += len(chunk)
 
     async def wrap(self, source: ByteStream) -> ByteStream:
-        previous: asyncio.Future[None] | None = None
-        try:
-            async for chunk in source:
-                if previous is not None:
-                    await previous
-                self._size += len(chunk)
-                previous = _start(self._update, chunk)
-                yield chunk
-            if previous is not None:
-                await previous
-        finally:
-            if previous is not None and not previous.done():
-                previous.cancel()
-        self._result = Digests(
+        async for chunk in tap(source, self._update):
+            yield chunk
+        self._done = True
+
+    @property
+    def result(self) -> Digests:
+        if not self._done:
+            raise RuntimeError("the stream has not been read to its end")
+        return Digests(
             checksum=self._md5.hexdigest(),
             os_hash_algo=self._algorithm,
             os_hash_value=self._secure.hexdigest(),
             size=self._size,
         )
-
-    @property
-    def result(self) -> Digests:
-        if self._result is None:
-            raise RuntimeError("the stream has not been read to its end")
-        return self._result
-
-
-def _start(func: Callable[[bytes], None], chunk: bytes) -> asyncio.Future[None]:
-    """Run ``func(chunk)`` in a worker thread now; the returned task is awaited later."""
-    return asyncio.ensure_future(anyio.to_thread.run_sync(func, chunk))

@@ -60,7 +60,7 @@ async def download(request: Request) -> Response:
     if result.data is None:
         return Response(status_code=204)
     headers = {"Content-Length": str(result.data.size)}
-    if result.image.checksum and result.byte_range is None:
+    if result.image.checksum:  # upstream sends the whole image's MD5, even on 206
         headers["Content-MD5"] = result.image.checksum
     status = 200
     if result.byte_range is not None:

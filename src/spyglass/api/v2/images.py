@@ -17,8 +17,6 @@ from spyglass.errors import UnsupportedMediaType
 
 async def create_image(request: Request) -> Response:
     svc = services(request)
-    if "json" not in request.headers.get("content-type", "application/json"):
-        raise UnsupportedMediaType("Unsupported Content-Type: the request body must be JSON.")
     image = await svc.images.create(context(request), await json_body(request))
     headers = {"Location": str(request.url_for("image", image_id=image.id))}
     methods = svc.settings.enabled_import_methods

@@ -18,7 +18,8 @@ SORT_KEYS = frozenset(
     {"name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at"}
 )
 _IN_FILTERS = ("name", "id", "status", "container_format", "disk_format")
-_EXACT_FILTERS = ("owner", "checksum", "os_hash_value")
+_EXACT_FILTERS = ("owner", "checksum", "os_hash_value", "os_hash_algo")
+_INT_FILTERS = ("min_disk", "min_ram", "size", "virtual_size")
 _VISIBILITIES = frozenset({"public", "private", "shared", "community", "all"})
 _MEMBER_STATUSES = frozenset({"pending", "accepted", "rejected", "all"})
 _TIME_OPS = frozenset({"gt", "gte", "lt", "lte", "eq", "neq"})
@@ -40,6 +41,7 @@ _NOT_PROPERTY_FILTERS = frozenset(
         "updated_at",
         *_IN_FILTERS,
         *_EXACT_FILTERS,
+        *_INT_FILTERS,
     }
 )
 
@@ -58,6 +60,7 @@ def parse_list_query(
             **{k: _in_values(k, single[k]) for k in _IN_FILTERS if k in single},
             **{k: (single[k],) for k in _EXACT_FILTERS if k in single},
         },
+        numbers={k: _int_value(k, single[k]) for k in _INT_FILTERS if k in single},
         properties={k: v for k, v in single.items() if k not in _NOT_PROPERTY_FILTERS},
         tags=tuple(v for k, v in params if k == "tag"),
         visibility=_choice("visibility", single.get("visibility"), _VISIBILITIES),
@@ -169,8 +172,10 @@ def _bool(name: str, raw: str, *, strict_case: bool) -> bool:
 
 
 def _int(name: str, raw: str | None) -> int | None:
-    if raw is None:
-        return None
+    return None if raw is None else _int_value(name, raw)
+
+
+def _int_value(name: str, raw: str) -> int:
     try:
         return int(raw)
     except ValueError:

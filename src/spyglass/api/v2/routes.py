@@ -8,19 +8,29 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from spyglass.api.errors import error_response
 from spyglass.api.v2 import image_data, images, schemas
 
 Handler = Callable[[Request], Awaitable[Response]]
+_EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def resource(path: str, *, name: str | None = None, **handlers: Handler) -> Route:
-    """One route per path, dispatching on the method, so 405 lists every allowed one."""
+    """One route per path, dispatching on the method, so 405 lists every allowed one.
+
+    HEAD is not implied by GET: upstream answers it with 405 too.
+    """
+    allow = ", ".join(handlers)
 
     async def dispatch(request: Request) -> Response:
-        method = "GET" if request.method == "HEAD" else request.method
-        return await handlers[method](request)
+        handler = handlers.get(request.method)
+        if handler is None:
+            if request.method == "OPTIONS":
+                return Response(status_code=200, headers={"Allow": allow})
+            return error_response(request, 405, "", {"Allow": allow})
+        return await handler(request)
 
-    return Route(path, dispatch, methods=list(handlers), name=name)
+    return Route(path, dispatch, methods=_EVERY_METHOD, name=name)
 
 
 ROUTES = [
