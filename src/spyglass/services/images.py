@@ -13,6 +13,7 @@ from spyglass.domain.image import Image, ImageStatus, Visibility
 from spyglass.domain.patch import Change, PatchOp
 from spyglass.domain.policy import check_can_modify, check_visibility_change
 from spyglass.domain.schemas import image_schema
+from spyglass.domain.states import transition
 from spyglass.domain.validation import SchemaValidator
 from spyglass.errors import (
     BadRequest,
@@ -203,6 +204,26 @@ class ImageService:
             except Conflict:
                 if attempt == _SAVE_ATTEMPTS - 1:
                     raise
+
+    # -- deactivate / reactivate ---------------------------------------------------------
+
+    async def deactivate(self, ctx: RequestContext, image_id: str) -> None:
+        """Hide an active image's data from non-admins; repeating it is harmless."""
+        await self._toggle(ctx, image_id, "deactivate", ImageStatus.DEACTIVATED)
+
+    async def reactivate(self, ctx: RequestContext, image_id: str) -> None:
+        await self._toggle(ctx, image_id, "reactivate", ImageStatus.ACTIVE)
+
+    async def _toggle(
+        self, ctx: RequestContext, image_id: str, action: str, target: ImageStatus
+    ) -> None:
+        image = await self.get(ctx, image_id)
+        check_can_modify(ctx, image)
+        if image.status is target:
+            return
+        if image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
+            raise Forbidden(f"Not allowed to {action} image in status '{image.status}'")
+        await self.repo.save(transition(image, target), expect_status=image.status)
 
     # -- delete ---------------------------------------------------------------------------
 

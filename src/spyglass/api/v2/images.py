@@ -84,3 +84,15 @@ async def delete_tag(request: Request) -> Response:
         context(request), request.path_params["image_id"], request.path_params["tag"]
     )
     return Response(status_code=204)
+
+
+async def deactivate(request: Request) -> Response:
+    await require_no_body(request)
+    await services(request).images.deactivate(context(request), request.path_params["image_id"])
+    return Response(status_code=204)
+
+
+async def reactivate(request: Request) -> Response:
+    await require_no_body(request)
+    await services(request).images.reactivate(context(request), request.path_params["image_id"])
+    return Response(status_code=204)

@@ -42,6 +42,8 @@ ROUTES = [
         PATCH=images.update_image,
         DELETE=images.delete_image,
     ),
+    resource("/v2/images/{image_id}/actions/deactivate", POST=images.deactivate),
+    resource("/v2/images/{image_id}/actions/reactivate", POST=images.reactivate),
     resource("/v2/images/{image_id}/file", PUT=image_data.upload, GET=image_data.download),
     resource("/v2/images/{image_id}/tags/{tag}", PUT=images.add_tag, DELETE=images.delete_tag),
     resource("/v2/schemas/image", GET=schemas.image_schema),
