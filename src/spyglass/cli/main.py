@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the image database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+config_app = typer.Typer(help="Inspect configuration files.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 ConfigFiles = Annotated[
     Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
@@ -119,6 +121,14 @@ def db_sync(
         typer.echo(f"spyglass: error: cannot reach the database: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo("database schema is up to date")
+
+
+@config_app.command("check")
+def config_check(config_file: ConfigFiles = None, config_dir: ConfigDir = None) -> None:
+    """Load the files as the server would and print the settings in effect."""
+    settings = _settings(config_file, config_dir)
+    for name, value in settings.summary().items():
+        typer.echo(f"{name} = {value}")
 
 
 def main() -> None:

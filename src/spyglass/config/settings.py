@@ -8,6 +8,8 @@ per-backend sections, so that adding an attribute later changes no file format.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +139,17 @@ class Settings:
             raise KeyError(f"[{section}] {name}")
         return opt.default
 
+    def summary(self) -> dict[str, str]:
+        """The settings in effect, as text, with passwords hidden (``spyglass config check``)."""
+        shown: dict[str, str] = {}
+        for attr, (section, name) in FIELDS.items():
+            opt = options.find(section, name)
+            value = getattr(self, attr)
+            text = ",".join(value) if isinstance(value, tuple) else str(value)
+            secret = opt is not None and opt.secret and "://" not in text
+            shown[attr] = "***" if secret else _hide_password(text)
+        return shown
+
     def origin(self, section: str, name: str) -> str | None:
         """``file:line`` (or ``override``) that set the option; None when it has its default."""
         return self._origins.get(self._key(section, name))
@@ -161,6 +174,11 @@ class Settings:
             if (section, name) in options.backend_names(opt, section):
                 return opt
         return None
+
+
+def _hide_password(text: str) -> str:
+    """``mysql://user:secret@host/db`` -> ``mysql://user:***@host/db``."""
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
 
 
 def _apply_overrides(resolved: Resolved, overrides: Mapping[str, object]) -> None:

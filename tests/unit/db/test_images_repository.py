@@ -1,0 +1,97 @@
+"""The SQL image repository on SQLite: compare-and-swap, soft delete, children."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from spyglass.db.engine import create_engine, session_factory
+from spyglass.db.images import SqlImageRepository
+from spyglass.db.migrate import sync_schema
+from spyglass.domain.image import Image, ImageStatus, Location
+from spyglass.errors import Conflict, Duplicate, ImageNotFound
+
+NOW = datetime(2026, 1, 1, 12, 0, 0)
+
+
+@pytest.fixture
+async def repo(tmp_path: Path) -> AsyncIterator[SqlImageRepository]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    await sync_schema(engine)
+    yield SqlImageRepository(session_factory(engine))
+    await engine.dispose()
+
+
+def _image(image_id: str = "11111111-1111-4111-8111-111111111111") -> Image:
+    return Image(
+        id=image_id, created_at=NOW, updated_at=NOW, name="n", disk_format="raw",
+        container_format="bare", tags={"a", "b"}, properties={"k": "v"},
+    )  # fmt: skip
+
+
+async def test_round_trip(repo: SqlImageRepository) -> None:
+    await repo.add(_image())
+    loaded = await repo.get(_image().id)
+    assert loaded.name == "n"
+    assert loaded.tags == {"a", "b"}
+    assert loaded.properties == {"k": "v"}
+    assert loaded.status is ImageStatus.QUEUED
+
+
+async def test_duplicate_id_even_after_delete(repo: SqlImageRepository) -> None:
+    image = await repo.add(_image())
+    with pytest.raises(Duplicate):
+        await repo.add(_image())
+    await repo.remove(image)
+    with pytest.raises(ImageNotFound):
+        await repo.get(image.id)
+    with pytest.raises(Duplicate):
+        await repo.add(_image())
+
+
+async def test_save_compares_and_swaps_status(repo: SqlImageRepository) -> None:
+    image = await repo.add(_image())
+    first = image.copy()
+    first.status = ImageStatus.SAVING
+    second = image.copy()
+    second.status = ImageStatus.SAVING
+    results = await asyncio.gather(
+        repo.save(first, expect_status=ImageStatus.QUEUED),
+        repo.save(second, expect_status=ImageStatus.QUEUED),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "Image"]
+    assert (await repo.get(image.id)).status is ImageStatus.SAVING
+    with pytest.raises(Conflict):
+        await repo.save(first, expect_status=ImageStatus.QUEUED)
+
+
+async def test_save_of_a_deleted_image_is_not_found(repo: SqlImageRepository) -> None:
+    image = await repo.add(_image())
+    await repo.remove(image.copy())
+    with pytest.raises(ImageNotFound):
+        await repo.save(image, expect_status=ImageStatus.QUEUED)
+
+
+async def test_children_are_synchronised(repo: SqlImageRepository) -> None:
+    image = await repo.add(_image())
+    image.properties = {"k": "changed", "new": "x"}
+    image.tags = {"b", "c"}
+    image.locations = [Location("file:///x/1", {"store": "file"})]
+    await repo.save(image)
+    loaded = await repo.get(image.id)
+    assert loaded.properties == {"k": "changed", "new": "x"}
+    assert loaded.tags == {"b", "c"}
+    assert loaded.locations == [Location("file:///x/1", {"store": "file"})]
+    loaded.properties = {}
+    loaded.locations = []
+    await repo.save(loaded)
+    loaded.properties = {"k": "back"}
+    await repo.save(loaded)
+    again = await repo.get(image.id)
+    assert again.properties == {"k": "back"}
+    assert again.locations == []
