@@ -9,7 +9,6 @@ per-backend sections, so that adding an attribute later changes no file format.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
