@@ -97,13 +97,11 @@ def image_properties(
         "created_at": {
             "type": "string",
             "readOnly": True,
-            "format": "date-time",
             "description": "When the image was created.",
         },
         "updated_at": {
             "type": "string",
             "readOnly": True,
-            "format": "date-time",
             "description": "When the image was last changed.",
         },
         "tags": {
@@ -142,6 +140,7 @@ def image_properties(
                             "os_hash_value": {"type": "string", "maxLength": 128},
                         },
                         "required": ["os_hash_algo", "os_hash_value"],
+                        "writeOnly": True,
                         "additionalProperties": False,
                     },
                 },
