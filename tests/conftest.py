@@ -36,5 +36,5 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 
 @pytest.fixture
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+    with httpx.Client(base_url=live_server.url, timeout=30, trust_env=False) as http:
         yield http

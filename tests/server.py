@@ -64,7 +64,7 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}/versions", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/versions", timeout=1, trust_env=False).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
