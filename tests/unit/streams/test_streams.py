@@ -78,7 +78,8 @@ async def test_digester_result_needs_the_whole_stream() -> None:
     await anext(stream)
     with pytest.raises(RuntimeError):
         _ = digester.result
-    await stream.aclose()
+    assert await _collect(stream) == [b"b"]
+    assert digester.result.size == 2
 
 
 def test_unknown_algorithm_is_a_config_error() -> None:
