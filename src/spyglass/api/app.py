@@ -31,7 +31,6 @@ from spyglass.api.versions import VersionsApp, accepted_versions
 from spyglass.config import Settings
 from spyglass.db.engine import create_engine, session_factory
 from spyglass.db.images import SqlImageRepository
-from spyglass.db.migrate import sync_schema
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
 from spyglass.services.upload import UploadService
@@ -90,11 +89,6 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if engine.dialect.name == "sqlite":
-            database = engine.url.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            await sync_schema(engine)
         await stores.open()
         try:
             yield

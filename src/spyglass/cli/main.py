@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -61,49 +61,53 @@ def api(
     data_dir: DataDir = Path("data"),
     bind_host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,  # noqa: UP045
     bind_port: Annotated[Optional[int], typer.Option(help="Port to listen on.")] = None,  # noqa: UP045
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes.")] = None,  # noqa: UP045
 ) -> None:
     """Run the Images API server (port 9292 by default)."""
     import uvicorn
 
-    from spyglass.api.app import build_app
+    from spyglass.api.app import build_app, database_url
+    from spyglass.api.asgi import serve_environment
 
-    settings = _settings(config_file, config_dir, bind_host=bind_host, bind_port=bind_port)
+    settings = _settings(
+        config_file, config_dir, bind_host=bind_host, bind_port=bind_port, workers=workers
+    )
     logging.basicConfig(
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    url = database_url(settings, data_dir)
+    if url.startswith("sqlite:"):  # the embedded database sets itself up
+        _sync(url)
+    options: dict[str, Any] = {
+        "host": settings.bind_host,
+        "port": settings.bind_port,
+        "backlog": settings.backlog,
+        "log_level": "info" if settings.debug else "warning",
+        "access_log": settings.debug,
+        "http": "httptools",
+        "loop": "uvloop",
+    }
     try:
-        application = build_app(settings, data_dir=data_dir)
+        if settings.workers > 1:
+            os.environ.update(serve_environment(config_file or [], config_dir, data_dir))
+            uvicorn.run(
+                "spyglass.api.asgi:create_app", factory=True, workers=settings.workers, **options
+            )
+        else:
+            uvicorn.run(build_app(settings, data_dir=data_dir), **options)
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    uvicorn.run(
-        application,
-        host=settings.bind_host,
-        port=settings.bind_port,
-        backlog=settings.backlog,
-        log_level="info" if settings.debug else "warning",
-        access_log=settings.debug,
-        http="httptools",
-        loop="uvloop",
-    )
 
 
-@db_app.command("sync")
-def db_sync(
-    config_file: ConfigFiles = None,
-    config_dir: ConfigDir = None,
-    data_dir: DataDir = Path("data"),
-) -> None:
-    """Create or upgrade the database schema to the newest version."""
-    from spyglass.api.app import database_url
+def _sync(url: str) -> None:
+    """Run the migrations; a clear one-line error if the database cannot be reached."""
     from spyglass.db.engine import create_engine
     from spyglass.db.migrate import sync_schema
 
-    settings = _settings(config_file, config_dir)
-    url = database_url(settings, data_dir)
     if url.startswith("sqlite:///"):
-        os.makedirs(Path(url.removeprefix("sqlite:///")).parent, exist_ok=True)
+        os.makedirs(Path(url.removeprefix("sqlite:///")).parent or ".", exist_ok=True)
 
     async def run() -> None:
         engine = create_engine(url)
@@ -120,6 +124,18 @@ def db_sync(
     except OSError as exc:
         typer.echo(f"spyglass: error: cannot reach the database: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@db_app.command("sync")
+def db_sync(
+    config_file: ConfigFiles = None,
+    config_dir: ConfigDir = None,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Create or upgrade the database schema to the newest version."""
+    from spyglass.api.app import database_url
+
+    _sync(database_url(_settings(config_file, config_dir), data_dir))
     typer.echo("database schema is up to date")
 
 

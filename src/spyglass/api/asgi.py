@@ -1,0 +1,39 @@
+"""The ASGI entry point for ``spyglass api`` with several worker processes.
+
+Each worker imports this module and builds its own app from the same files;
+the parent passes them through the environment, since uvicorn's workers take an
+import string rather than an object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from spyglass.api.app import build_app
+from spyglass.config import load_settings
+
+ENV = "SPYGLASS_SERVE"
+
+
+def serve_environment(
+    config_files: list[Path], config_dir: Path | None, data_dir: Path
+) -> dict[str, str]:
+    """What ``create_app`` needs, as one environment variable."""
+    document = {
+        "config_files": [str(p) for p in config_files],
+        "config_dir": str(config_dir) if config_dir else None,
+        "data_dir": str(data_dir),
+    }
+    return {ENV: json.dumps(document)}
+
+
+def create_app() -> Starlette:
+    """Build the app in a worker from what the parent put in the environment."""
+    document = json.loads(os.environ[ENV])
+    config_dir = Path(document["config_dir"]) if document["config_dir"] else None
+    settings = load_settings([Path(p) for p in document["config_files"]], config_dir)
+    return build_app(settings, data_dir=Path(document["data_dir"]))
