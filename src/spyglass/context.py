@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 class RequestContext:
     """The caller of one request.
 
-    With no authentication configured every caller is an admin with no project,
-    as upstream's unauthenticated context is.
+    ``is_admin`` is decided once, by the ``context_is_admin`` policy rule, when
+    the context is built (see ``spyglass.auth``).
     """
 
     request_id: str
@@ -18,7 +18,3 @@ class RequestContext:
     user_id: str | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     is_admin: bool = False
-
-    @classmethod
-    def unauthenticated(cls, request_id: str) -> RequestContext:
-        return cls(request_id=request_id, is_admin=True)

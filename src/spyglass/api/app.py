@@ -11,28 +11,35 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from spyglass.api.errors import EXCEPTION_HANDLERS
 from spyglass.api.middleware import (
     ContextMiddleware,
     RequestIdMiddleware,
     VersionNegotiationMiddleware,
-    unauthenticated_context,
 )
 from spyglass.api.state import Services
 from spyglass.api.v2.routes import ROUTES
 from spyglass.api.v2.views import ViewOptions
 from spyglass.api.versions import VersionsApp, accepted_versions
+from spyglass.auth.headers import context_from_headers, unauthenticated
+from spyglass.auth.policy_file import load_policy
 from spyglass.config import Settings
 from spyglass.db.engine import create_engine, session_factory
 from spyglass.db.images import SqlImageRepository
+from spyglass.db.members import SqlMemberRepository
+from spyglass.errors import ConfigError
+from spyglass.services.access import Access
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
+from spyglass.services.members import MemberService
 from spyglass.services.upload import UploadService
 from spyglass.stores.registry import StoreSet, driver_class
 from spyglass.streams.digest import check_algorithm
@@ -53,23 +60,37 @@ def database_url(settings: Settings, data_dir: Path) -> str:
     return settings.sql_connection or f"sqlite:///{data_dir / 'spyglass.sqlite'}"
 
 
-def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette:
-    """The API server; ``data_dir`` holds the embedded database and images by default."""
-    check_algorithm(settings.hashing_algorithm)
-    engine = create_engine(database_url(settings, data_dir))
-    stores = build_stores(settings, data_dir)
+def auth_mode(settings: Settings) -> str:
+    """``noauth``, ``trusted-auth`` or ``keystone``, from the paste flavor or auth_strategy.
+
+    Upstream picks its pipeline by ``[paste_deploy] flavor`` (``keystone``,
+    ``keystone+cachemanagement``...); the part before ``+`` names the identity mode.
+    """
+    flavor = (settings.flavor or "").split("+", 1)[0].strip()
+    mode = flavor or str(settings.option("DEFAULT", "auth_strategy") or "noauth")
+    if mode not in ("noauth", "trusted-auth", "keystone", "caching", "cachemanagement"):
+        raise ConfigError(f"[paste_deploy] flavor: unknown identity mode {mode!r}")
+    return "noauth" if mode in ("caching", "cachemanagement") else mode
+
+
+def build_services(settings: Settings, engine: AsyncEngine, stores: StoreSet) -> Services:
+    """Every use case, wired to the database, the stores and the policy."""
+    sessions = session_factory(engine)
+    member_repo = SqlMemberRepository(sessions)
     images = ImageService(
-        SqlImageRepository(session_factory(engine)),
+        SqlImageRepository(sessions),
         stores,
+        Access(load_policy(settings), member_repo),
         disk_formats=settings.disk_formats,
         container_formats=settings.container_formats,
         property_quota=settings.image_property_quota,
         tag_quota=settings.image_tag_quota,
         clock=utcnow,
     )
-    services = Services(
+    return Services(
         settings=settings,
         images=images,
+        members=MemberService(images, member_repo, quota=settings.image_member_quota),
         uploads=UploadService(
             images,
             hashing_algorithm=settings.hashing_algorithm,
@@ -85,6 +106,37 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
             show_locations=settings.show_multiple_locations,
         ),
     )
+
+
+def build_middleware(settings: Settings, services: Services, versions: ASGIApp) -> list[Middleware]:
+    """The pipeline, outermost first: request id, version routing, identity, context."""
+    mode = auth_mode(settings)
+    policy = services.images.access.policy
+    stack = [
+        Middleware(
+            RequestIdMiddleware,
+            reuse_caller_id=mode != "noauth",
+            max_length=settings.max_request_id_length,
+        ),
+        Middleware(VersionNegotiationMiddleware, accepted=accepted_versions, versions_app=versions),
+    ]
+    if mode == "keystone":
+        from spyglass.auth.keystone import KeystoneAuthConfig, KeystoneAuthMiddleware
+
+        stack.append(
+            Middleware(KeystoneAuthMiddleware, config=KeystoneAuthConfig.from_settings(settings))
+        )
+    make_context = unauthenticated if mode == "noauth" else context_from_headers(policy.is_admin)
+    stack.append(Middleware(ContextMiddleware, make_context=make_context))
+    return stack
+
+
+def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette:
+    """The API server; ``data_dir`` holds the embedded database and images by default."""
+    check_algorithm(settings.hashing_algorithm)
+    engine = create_engine(database_url(settings, data_dir))
+    stores = build_stores(settings, data_dir)
+    services = build_services(settings, engine, stores)
     versions = VersionsApp(settings.public_endpoint)
 
     @contextlib.asynccontextmanager
@@ -103,13 +155,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
             Route("/healthcheck", healthcheck),
             *ROUTES,
         ],
-        middleware=[
-            Middleware(RequestIdMiddleware),
-            Middleware(
-                VersionNegotiationMiddleware, accepted=accepted_versions, versions_app=versions
-            ),
-            Middleware(ContextMiddleware, make_context=unauthenticated_context),
-        ],
+        middleware=build_middleware(settings, services, versions),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -10,25 +10,41 @@ import re
 import uuid
 from collections.abc import Callable
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spyglass.api.errors import error_response
 from spyglass.context import RequestContext
+from spyglass.errors import SpyglassError
 
 REQUEST_ID_HEADER = b"x-openstack-request-id"
 
 
 class RequestIdMiddleware:
-    """Give every request an id and return it as ``x-openstack-request-id``."""
+    """Give every request an id and return it as ``x-openstack-request-id``.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Behind authentication a caller's own ``X-Openstack-Request-ID`` is kept (so
+    one id follows a request across services); one longer than
+    ``max_request_id_length`` is refused with 431.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, reuse_caller_id: bool = False, max_length: int = 64
+    ) -> None:
         self.app = app
+        self.reuse_caller_id = reuse_caller_id
+        self.max_length = max_length
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = f"req-{uuid.uuid4()}"
+        given = Headers(scope=scope).get("x-openstack-request-id") if self.reuse_caller_id else None
+        too_long = given is not None and len(given) > self.max_length
+        if given and not too_long:
+            request_id = given if given.startswith("req-") else f"req-{given}"
         scope["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
@@ -36,6 +52,10 @@ class RequestIdMiddleware:
                 MutableHeaders(scope=message).append("x-openstack-request-id", request_id)
             await send(message)
 
+        if too_long:
+            message = f"Request ID length exceeds the maximum of {self.max_length} characters."
+            await error_response(Request(scope), 431, message)(scope, receive, send_with_id)
+            return
         await self.app(scope, receive, send_with_id)
 
 
@@ -47,14 +67,15 @@ class ContextMiddleware:
         self.make_context = make_context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope["spyglass.context"] = self.make_context(scope)
+        if scope["type"] == "http" and scope["path"].startswith("/v2"):
+            try:
+                scope["spyglass.context"] = self.make_context(scope)
+            except SpyglassError as exc:
+                await error_response(Request(scope), exc.http_status, exc.message)(
+                    scope, receive, send
+                )
+                return
         await self.app(scope, receive, send)
-
-
-def unauthenticated_context(scope: Scope) -> RequestContext:
-    """Upstream's no-auth mode: every caller is an admin with no project."""
-    return RequestContext.unauthenticated(scope.get("request_id", ""))
 
 
 _VERSIONED = re.compile(r"^/v(\d+)(?:\.(\d+))?(/.*)?$")

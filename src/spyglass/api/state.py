@@ -8,6 +8,7 @@ from spyglass.api.v2.views import ViewOptions
 from spyglass.config import Settings
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
+from spyglass.services.members import MemberService
 from spyglass.services.upload import UploadService
 
 
@@ -15,6 +16,7 @@ from spyglass.services.upload import UploadService
 class Services:
     settings: Settings
     images: ImageService
+    members: MemberService
     uploads: UploadService
     downloads: DownloadService
     views: ViewOptions

@@ -1,28 +1,107 @@
-"""Default authorization rules, as plain functions of the caller and the image.
+"""Authorization: upstream's default rules, overridable by an operator's file.
 
-Hiding comes first: a caller who may not see an image is told it does not
-exist (404) by the services; these rules answer 403 for images the caller can
-see but may not change.
+The defaults are upstream's secure-RBAC rules (admin, project member, project
+reader, image member, public/community/shared visibility). ``Policy.allowed``
+answers one question: may these credentials take this action on this target?
+Hiding (404 rather than 403) is decided by the services.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from spyglass.context import RequestContext
 from spyglass.domain.image import Image, Visibility
-from spyglass.errors import Forbidden
+from spyglass.domain.policy_rules import Check, compile_rule
+from spyglass.errors import ConfigError
+
+_ADMIN = "rule:context_is_admin"
+_PROJECT_MEMBER = "role:member and project_id:%(project_id)s"
+_PROJECT_READER = "role:reader and project_id:%(project_id)s"
+_SEEN_BY = (
+    "(project_id:%(project_id)s or project_id:%(member_id)s or 'community':%(visibility)s"
+    " or 'public':%(visibility)s or 'shared':%(visibility)s)"
+)
+_ADMIN_OR_MEMBER = f"{_ADMIN} or ({_PROJECT_MEMBER})"
+_ADMIN_OR_READER = f"{_ADMIN} or ({_PROJECT_READER})"
+
+DEFAULT_RULES: Mapping[str, str] = {
+    "default": "",
+    "context_is_admin": "role:admin",
+    "service_api": "role:service or role:admin",
+    "add_image": f"{_ADMIN} or ({_PROJECT_MEMBER} and project_id:%(owner)s)",
+    "get_image": f"{_ADMIN} or (role:reader and {_SEEN_BY})",
+    "get_images": _ADMIN_OR_READER,
+    "modify_image": _ADMIN_OR_MEMBER,
+    "delete_image": _ADMIN_OR_MEMBER,
+    "upload_image": _ADMIN_OR_MEMBER,
+    "download_image": f"{_ADMIN} or (role:member and {_SEEN_BY})",
+    "publicize_image": _ADMIN,
+    "communitize_image": _ADMIN_OR_MEMBER,
+    "deactivate": _ADMIN_OR_MEMBER,
+    "reactivate": _ADMIN_OR_MEMBER,
+    "get_image_location": _ADMIN_OR_READER,
+    "set_image_location": _ADMIN_OR_MEMBER,
+    "delete_image_location": _ADMIN,
+    "add_image_location": f"rule:service_api or ({_PROJECT_MEMBER} and project_id:%(owner)s)",
+    "fetch_image_location": "rule:service_api",
+    "add_member": _ADMIN_OR_MEMBER,
+    "delete_member": _ADMIN_OR_MEMBER,
+    "get_member": f"{_ADMIN} or role:reader and (project_id:%(project_id)s"
+    " or project_id:%(member_id)s)",
+    "get_members": f"{_ADMIN} or role:reader and (project_id:%(project_id)s"
+    " or project_id:%(member_id)s)",
+    "modify_member": f"{_ADMIN} or (role:member and project_id:%(member_id)s)",
+    "manage_image_cache": _ADMIN,
+    "copy_image": _ADMIN,
+    "stores_info_detail": _ADMIN,
+    "tasks_api_access": _ADMIN,
+}
 
 
-def can_modify(ctx: RequestContext, image: Image) -> bool:
-    """Admins, and the owning project (an image without owner is admin-only)."""
-    return ctx.is_admin or (image.owner is not None and image.owner == ctx.project_id)
+class Policy:
+    """Compiled rules; unknown rule names fall back to ``default``, as oslo.policy does."""
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None) -> None:
+        texts: dict[str, Any] = dict(DEFAULT_RULES)
+        texts.update(overrides or {})
+        self._rules: dict[str, Check] = {name: compile_rule(t) for name, t in texts.items()}
+
+    def _lookup(self, name: str) -> Check:
+        return self._rules.get(name) or self._rules["default"]
+
+    def allowed(self, action: str, ctx: RequestContext, target: Mapping[str, Any]) -> bool:
+        if action not in self._rules and "default" not in self._rules:
+            raise ConfigError(f"no policy rule for {action!r}")
+        return self._lookup(action)(target, credentials(ctx), self._lookup)
+
+    def is_admin(self, ctx: RequestContext) -> bool:
+        """``context_is_admin``: who counts as an administrator."""
+        return self.allowed("context_is_admin", ctx, {})
 
 
-def check_can_modify(ctx: RequestContext, image: Image) -> None:
-    if not can_modify(ctx, image):
-        raise Forbidden("You are not permitted to modify this image.")
+def credentials(ctx: RequestContext) -> dict[str, Any]:
+    return {
+        "roles": ctx.roles,
+        "project_id": ctx.project_id,
+        "user_id": ctx.user_id,
+        "is_admin": ctx.is_admin,
+    }
 
 
-def check_visibility_change(ctx: RequestContext, visibility: Visibility) -> None:
-    """Publishing to everyone is an admin's decision (``publicize_image``)."""
-    if visibility is Visibility.PUBLIC and not ctx.is_admin:
-        raise Forbidden("You are not authorized to set image visibility to public.")
+def image_target(image: Image, ctx: RequestContext) -> dict[str, Any]:
+    """What rules may refer to: the image's fields, ``project_id`` = owner, and
+    ``member_id`` = the caller's project when it sees a shared image it does not own."""
+    target: dict[str, Any] = dict(image.properties)
+    member = (
+        ctx.project_id
+        if image.visibility is Visibility.SHARED and ctx.project_id != image.owner
+        else None
+    )
+    target.update(
+        id=image.id, owner=image.owner, project_id=image.owner, member_id=member,
+        visibility=image.visibility.value, protected=image.protected, status=image.status.value,
+        name=image.name,
+    )  # fmt: skip
+    return target

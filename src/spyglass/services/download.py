@@ -28,6 +28,7 @@ class DownloadService:
         self, ctx: RequestContext, image_id: str, *, byte_range: ByteRange | None = None
     ) -> Download:
         image = await self.images.get(ctx, image_id)
+        self.images.access.authorize(ctx, image, "download_image")
         if image.status is ImageStatus.DEACTIVATED and not ctx.is_admin:
             raise Forbidden(
                 "The requested image has been deactivated. Image data download is forbidden."

@@ -11,7 +11,6 @@ from spyglass.context import RequestContext
 from spyglass.domain import properties as props
 from spyglass.domain.image import Image, ImageStatus, Visibility
 from spyglass.domain.patch import Change, PatchOp
-from spyglass.domain.policy import check_can_modify, check_visibility_change
 from spyglass.domain.schemas import image_schema
 from spyglass.domain.states import transition
 from spyglass.domain.validation import SchemaValidator
@@ -22,6 +21,7 @@ from spyglass.errors import (
     NotFound,
     TooLarge,
 )
+from spyglass.services.access import Access
 from spyglass.services.ports import ImageRepository, ListQuery
 from spyglass.stores.registry import StoreSet
 
@@ -38,6 +38,7 @@ class ImageService:
         self,
         repo: ImageRepository,
         stores: StoreSet,
+        access: Access,
         *,
         disk_formats: Sequence[str],
         container_formats: Sequence[str],
@@ -47,6 +48,7 @@ class ImageService:
     ) -> None:
         self.repo = repo
         self.stores = stores
+        self.access = access
         self.validator = SchemaValidator(image_schema(disk_formats, container_formats))
         self.property_quota = property_quota
         self.tag_quota = tag_quota
@@ -68,10 +70,7 @@ class ImageService:
                 _check_int32(key, body[key])
         body = {k: v for k, v in body.items() if k != "os_hash_algo"}
         owner = body.get("owner", ctx.project_id)
-        if owner != ctx.project_id and not ctx.is_admin:
-            raise Forbidden("You are not permitted to create images owned by another project.")
         visibility = Visibility(body.get("visibility", Visibility.SHARED))
-        check_visibility_change(ctx, visibility)
         now = self.now()
         base = {k: v for k, v in body.items() if k in props.BASE_PROPERTIES}
         image = Image(
@@ -84,17 +83,35 @@ class ImageService:
             properties={k: v for k, v in body.items() if k not in props.BASE_PROPERTIES},
             **{k: v for k, v in base.items() if k not in ("owner", "visibility")},
         )
+        target = {"owner": owner, "project_id": owner, "visibility": visibility.value}
+        if not self.access.policy.allowed("add_image", ctx, target):
+            if owner != ctx.project_id:
+                raise Forbidden(f"You are not permitted to create images owned by '{owner}'.")
+            raise Forbidden("You are not authorized to create images.")
+        self.access.check_visibility(ctx, image, visibility)
         self._check_quotas(image)
         return await self.repo.add(image)
 
     async def get(self, ctx: RequestContext, image_id: str) -> Image:
+        """The image, if the caller may see it; otherwise 404 as if it did not exist."""
         image = await self.repo.get(image_id)
-        if not _visible(ctx, image):
-            raise NotFound(f"No image found with ID {image_id}")
+        await self.access.check_visible(ctx, image)
         return image
 
-    async def list(self, query: ListQuery) -> Sequence[Image]:
-        return await self.repo.list(query)
+    async def list(
+        self, ctx: RequestContext, query: ListQuery
+    ) -> tuple[Sequence[Image], str | None]:
+        """One page, filtered by ``get_image``, and the marker of the next page if any.
+
+        A next page exists whenever the database filled this one, even if policy
+        then hid some of its images (upstream's rule).
+        """
+        if not self.access.policy.allowed("get_images", ctx, {"project_id": ctx.project_id}):
+            raise Forbidden("You are not authorized to list images.")
+        images = await self.repo.list(query)
+        shown = [i for i in images if self.access.allowed(ctx, i, "get_image")]
+        next_marker = images[-1].id if images and len(images) == query.limit else None
+        return shown, next_marker
 
     # -- update ---------------------------------------------------------------------------
 
@@ -106,7 +123,7 @@ class ImageService:
         """
         for attempt in range(_SAVE_ATTEMPTS):
             current = await self.get(ctx, image_id)
-            check_can_modify(ctx, current)
+            self.access.authorize(ctx, current, "modify_image")
             updated = current.copy()
             for change in changes:
                 self._apply(ctx, updated, change)
@@ -140,7 +157,7 @@ class ImageService:
         self.validator.validate_property(name, change.value)
         if name in ("min_disk", "min_ram"):
             _check_int32(name, change.value)
-        if name == "owner" and not ctx.is_admin and change.value != image.owner:
+        if name == "owner" and not ctx.is_admin:
             raise Forbidden("Owner can't be updated by non admin.")
         if name in _FORMAT_FIELDS and image.status not in (
             ImageStatus.QUEUED,
@@ -150,7 +167,7 @@ class ImageService:
         if name == "visibility":
             visibility = Visibility(change.value)
             if visibility != image.visibility:
-                check_visibility_change(ctx, visibility)
+                self.access.check_visibility(ctx, image, visibility)
             image.visibility = visibility
         elif name == "tags":
             image.tags = set(change.value)
@@ -189,7 +206,7 @@ class ImageService:
     ) -> None:
         for attempt in range(_SAVE_ATTEMPTS):
             current = await self.get(ctx, image_id)
-            check_can_modify(ctx, current)
+            self.access.authorize(ctx, current, "modify_image")
             updated = current.copy()
             if add is not None:
                 updated.tags.add(add)
@@ -218,7 +235,7 @@ class ImageService:
         self, ctx: RequestContext, image_id: str, action: str, target: ImageStatus
     ) -> None:
         image = await self.get(ctx, image_id)
-        check_can_modify(ctx, image)
+        self.access.authorize(ctx, image, action)
         if image.status is target:
             return
         if image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
@@ -229,7 +246,7 @@ class ImageService:
 
     async def delete(self, ctx: RequestContext, image_id: str) -> Image:
         image = await self.get(ctx, image_id)
-        check_can_modify(ctx, image)
+        self.access.authorize(ctx, image, "delete_image")
         if image.protected:
             raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
         removed = await self.repo.remove(image)
@@ -244,16 +261,6 @@ class ImageService:
             log.info("image data at a location was already gone")
         except Exception:
             log.exception("failed to delete image data; it is left behind")
-
-
-def _visible(ctx: RequestContext, image: Image) -> bool:
-    """Upstream's visibility rule for reads (membership arrives with sharing)."""
-    return (
-        ctx.is_admin
-        or image.owner is None
-        or image.visibility in (Visibility.PUBLIC, Visibility.COMMUNITY)
-        or image.owner == ctx.project_id
-    )
 
 
 def _apply_extra(image: Image, change: Change) -> None:

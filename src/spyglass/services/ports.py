@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from spyglass.domain.image import Image, ImageStatus
+from spyglass.domain.members import ImageMember
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +59,19 @@ class ImageRepository(Protocol):
     async def save(self, image: Image, *, expect_status: ImageStatus | None = None) -> Image: ...
 
     async def remove(self, image: Image) -> Image: ...
+
+
+class MemberRepository(Protocol):
+    """Persistence of image members (one live record per image and project)."""
+
+    async def list(self, image_id: str) -> Sequence[ImageMember]: ...
+
+    async def find(self, image_id: str, member_id: str) -> ImageMember | None: ...
+
+    async def count(self, image_id: str) -> int: ...
+
+    async def add(self, member: ImageMember) -> ImageMember: ...
+
+    async def save(self, member: ImageMember) -> ImageMember: ...
+
+    async def remove(self, member: ImageMember) -> None: ...

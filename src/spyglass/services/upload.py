@@ -17,7 +17,6 @@ import anyio
 
 from spyglass.context import RequestContext
 from spyglass.domain.image import Image, ImageStatus, Location
-from spyglass.domain.policy import check_can_modify
 from spyglass.domain.states import transition
 from spyglass.errors import Conflict, Gone, ImageNotFound, NotFound
 from spyglass.services.images import ImageService
@@ -51,7 +50,7 @@ class UploadService:
         self, ctx: RequestContext, image_id: str, data: ByteStream, *, size: int | None
     ) -> Image:
         image = await self.images.get(ctx, image_id)
-        check_can_modify(ctx, image)
+        self.images.access.authorize(ctx, image, "upload_image")
         if image.status is not ImageStatus.QUEUED:
             raise Conflict(f"Image {image_id} is not in queued status ({image.status}).")
         saving = await self.images.repo.save(

@@ -34,15 +34,15 @@ async def list_images(request: Request) -> Response:
         default_limit=svc.settings.limit_param_default,
         max_limit=svc.settings.api_limit_max,
     )
-    images = await svc.images.list(query)
+    images, next_marker = await svc.images.list(context(request), query)
     without_marker = [(k, v) for k, v in params if k != "marker"]
     body: dict[str, object] = {
         "images": [image_view(i, svc.views) for i in images],
         "first": "/v2/images" + (f"?{urlencode(without_marker)}" if without_marker else ""),
         "schema": "/v2/schemas/images",
     }
-    if images and len(images) == query.limit:
-        body["next"] = "/v2/images?" + urlencode([*without_marker, ("marker", images[-1].id)])
+    if next_marker:
+        body["next"] = "/v2/images?" + urlencode([*without_marker, ("marker", next_marker)])
     return JSONResponse(body)
 
 

@@ -1,0 +1,1 @@
+"""Who is calling: identity from a token, from trusted headers, or nobody."""
