@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.functional.isolation import Actor, Cast, Matrix
 from tests.server import LiveServer
@@ -64,3 +66,26 @@ def test_caller_request_ids_are_kept_and_bounded(
         assert response.headers["x-openstack-request-id"] == "req-abc"
         too_long = client.get("/v2/images", headers={**headers, "X-Openstack-Request-ID": "x" * 65})
         assert too_long.status_code == 431
+
+
+def test_policy_file_overrides_defaults(
+    server_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"publicize_image": "role:member"\n"delete_image": "!"\n')
+    server = server_factory(
+        "[paste_deploy]", "flavor = trusted-auth", "[oslo_policy]", f"policy_file = {policy}"
+    )
+    owner = dict(CAST.owner.headers)
+    with httpx.Client(base_url=server.url, timeout=30, trust_env=False) as client:
+        created = client.post("/v2/images", json={"visibility": "public"}, headers=owner)
+        assert created.status_code == 201
+        image_url = f"/v2/images/{created.json()['id']}"
+        assert client.delete(image_url, headers=owner).status_code == 403
+        assert client.delete(image_url, headers=dict(CAST.admin.headers)).status_code == 403
+
+
+def test_missing_named_policy_file_stops_the_server(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path / "s", ["[oslo_policy]", "policy_file = /nonexistent.yaml"])
+    with pytest.raises(RuntimeError, match="policy_file"):
+        server.start(timeout=15)
