@@ -46,7 +46,7 @@ def test_member_status_decides_the_members_listing(client: httpx.Client) -> None
     url = f"/v2/images/{image}/members"
     added = client.post(url, json={"member": "p2"}, headers=OWNER)
     assert added.status_code == 200
-    body = added.json()
+    body: dict[str, object] = added.json()
     assert body["status"] == "pending"
     assert body["member_id"] == "p2"
     assert body["image_id"] == image

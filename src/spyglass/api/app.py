@@ -86,6 +86,7 @@ def build_services(settings: Settings, engine: AsyncEngine, stores: StoreSet) ->
         property_quota=settings.image_property_quota,
         tag_quota=settings.image_tag_quota,
         clock=utcnow,
+        delayed_delete=settings.delayed_delete,
     )
     return Services(
         settings=settings,

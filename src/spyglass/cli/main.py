@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from spyglass.config import Settings, load_settings
-from spyglass.errors import ConfigError
+from spyglass.errors import ConfigError, SpyglassError
 
 app = typer.Typer(
     help="Spyglass: an image service that speaks OpenStack Glance's APIs.",
@@ -137,6 +137,49 @@ def db_sync(
 
     _sync(database_url(_settings(config_file, config_dir), data_dir))
     typer.echo("database schema is up to date")
+
+
+@app.command()
+def scrub(
+    config_file: ConfigFiles = None,
+    config_dir: ConfigDir = None,
+    data_dir: DataDir = Path("data"),
+    restore: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Bring this pending_delete image back to active instead."),
+    ] = None,
+) -> None:
+    """Finish delayed deletes whose scrub_time has passed (glance-scrubber)."""
+    from spyglass.api.app import build_stores, database_url
+    from spyglass.db.engine import create_engine, session_factory
+    from spyglass.db.images import SqlImageRepository
+    from spyglass.services.scrubber import Scrubber
+    from spyglass.timeutils import utcnow
+
+    settings = _settings(config_file, config_dir)
+
+    async def run() -> str:
+        engine = create_engine(database_url(settings, data_dir))
+        stores = build_stores(settings, data_dir)
+        scrubber = Scrubber(
+            SqlImageRepository(session_factory(engine)), stores, scrub_time=settings.scrub_time
+        )
+        try:
+            await stores.open()
+            if restore:
+                await scrubber.restore(restore)
+                return f"image {restore} restored"
+            report = await scrubber.scrub(utcnow())
+            return f"scrubbed {report.scrubbed} image(s), {report.failed} failed"
+        finally:
+            await stores.close()
+            await engine.dispose()
+
+    try:
+        typer.echo(asyncio.run(run()))
+    except SpyglassError as exc:
+        typer.echo(f"spyglass: error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 @config_app.command("check")

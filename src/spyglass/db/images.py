@@ -103,10 +103,14 @@ class SqlImageRepository:
             await self._sync_children(session, image)
         return image
 
-    async def remove(self, image: Image) -> Image:
-        """Soft-delete the image and its children, as upstream does."""
+    async def remove(self, image: Image, *, keep_data: bool = False) -> Image:
+        """Soft-delete the image, as upstream does.
+
+        With ``keep_data`` (``delayed_delete``) the image becomes ``pending_delete``
+        and its locations and properties stay for the scrubber, or for a restore.
+        """
         now = utcnow()
-        image.status = ImageStatus.DELETED
+        image.status = ImageStatus.PENDING_DELETE if keep_data else ImageStatus.DELETED
         image.deleted_at = now
         async with self._sessions.begin() as session:
             await session.execute(
@@ -114,13 +118,74 @@ class SqlImageRepository:
                 .where(ImageRow.id == image.id, ImageRow.deleted == false())
                 .values(status=image.status.value, deleted=True, deleted_at=now, updated_at=now)
             )
-            for table in (ImagePropertyRow, ImageTagRow, ImageLocationRow):
+            if keep_data:
                 await session.execute(
-                    update(table)
-                    .where(table.image_id == image.id, table.deleted == false())
-                    .values(deleted=True, deleted_at=now, updated_at=now)
-                )
+                    update(ImageLocationRow)
+                    .where(ImageLocationRow.image_id == image.id,
+                           ImageLocationRow.deleted == false())
+                    .values(status="pending_delete", updated_at=now)
+                )  # fmt: skip
+            else:
+                await self._delete_children(session, image.id, now)
         return image
+
+    async def _delete_children(self, session: AsyncSession, image_id: str, now: Any) -> None:
+        for table in (ImagePropertyRow, ImageTagRow, ImageLocationRow):
+            await session.execute(
+                update(table)
+                .where(table.image_id == image_id, table.deleted == false())
+                .values(deleted=True, deleted_at=now, updated_at=now)
+            )
+
+    async def pending_deletes(
+        self, deleted_before: Any
+    ) -> builtins.list[tuple[str, builtins.list[str]]]:
+        """Images waiting for the scrubber, with the locations whose data to delete."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(ImageRow.id, ImageLocationRow.value)
+                .join(ImageLocationRow, ImageLocationRow.image_id == ImageRow.id, isouter=True)
+                .where(ImageRow.status == ImageStatus.PENDING_DELETE.value,
+                       ImageRow.deleted_at <= deleted_before)
+                .order_by(ImageRow.deleted_at, ImageRow.id, ImageLocationRow.id)
+            )  # fmt: skip
+            found: dict[str, builtins.list[str]] = {}
+            for image_id, url in rows:
+                found.setdefault(image_id, [])
+                if url is not None:
+                    found[image_id].append(url)
+            return builtins.list(found.items())
+
+    async def finish_delete(self, image_id: str) -> None:
+        """The scrubber removed the data: the image is now fully ``deleted``."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(ImageRow)
+                .where(ImageRow.id == image_id,
+                       ImageRow.status == ImageStatus.PENDING_DELETE.value)
+                .values(status=ImageStatus.DELETED.value, updated_at=now)
+            )  # fmt: skip
+            await self._delete_children(session, image_id, now)
+
+    async def restore(self, image_id: str) -> None:
+        """Undo a delayed delete: ``pending_delete`` back to ``active``."""
+        now = utcnow()
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ImageRow)
+                .where(ImageRow.id == image_id,
+                       ImageRow.status == ImageStatus.PENDING_DELETE.value)
+                .values(status=ImageStatus.ACTIVE.value, deleted=False, deleted_at=None,
+                        updated_at=now)
+            )  # fmt: skip
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict(f"Image {image_id} is not pending deletion; it cannot be restored.")
+            await session.execute(
+                update(ImageLocationRow)
+                .where(ImageLocationRow.image_id == image_id, ImageLocationRow.deleted == false())
+                .values(status="active", updated_at=now)
+            )
 
     # -- helpers -----------------------------------------------------------------------
 

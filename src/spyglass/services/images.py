@@ -45,6 +45,7 @@ class ImageService:
         property_quota: int,
         tag_quota: int,
         clock: Any,
+        delayed_delete: bool = False,
     ) -> None:
         self.repo = repo
         self.stores = stores
@@ -53,6 +54,7 @@ class ImageService:
         self.property_quota = property_quota
         self.tag_quota = tag_quota
         self.now = clock
+        self.delayed_delete = delayed_delete
 
     # -- create / read -------------------------------------------------------------------
 
@@ -249,18 +251,22 @@ class ImageService:
         self.access.authorize(ctx, image, "delete_image")
         if image.protected:
             raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
-        removed = await self.repo.remove(image)
-        for location in image.locations:
-            await self._delete_data(location.url)
+        keep_data = self.delayed_delete and bool(image.locations)
+        removed = await self.repo.remove(image, keep_data=keep_data)
+        if not keep_data:
+            for location in image.locations:
+                await delete_data(self.stores, location.url)
         return removed
 
-    async def _delete_data(self, url: str) -> None:
-        try:
-            await self.stores.for_location(url).delete(url)
-        except NotFound:
-            log.info("image data at a location was already gone")
-        except Exception:
-            log.exception("failed to delete image data; it is left behind")
+
+async def delete_data(stores: StoreSet, url: str) -> None:
+    """Remove one location's bytes; already gone is fine, other failures are logged."""
+    try:
+        await stores.for_location(url).delete(url)
+    except NotFound:
+        log.info("image data at a location was already gone")
+    except Exception:
+        log.exception("failed to delete image data; it is left behind")
 
 
 def _apply_extra(image: Image, change: Change) -> None:
