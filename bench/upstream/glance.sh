@@ -18,6 +18,12 @@
 #                       involved, requests without them get 401; shipped
 #                       policy defaults apply
 #   UPSTREAM_PROCESSES  uWSGI worker processes (default 2)
+#   UPSTREAM_HTTP=socket  the workers speak HTTP themselves (uWSGI http-socket), as in
+#                       upstream's httpd/glance-api-uwsgi.ini behind a web server;
+#                       the default (router) puts uWSGI's HTTP router process in front
+#   UPSTREAM_VENV       the venv to install into and run from (default:
+#                       $SPYGLASS_BENCH_DIR/upstream-venv), so several run dirs can
+#                       share one installation
 #   PYTHON              interpreter used to create the venv (default python3)
 #   UPSTREAM_KEEP_DATA=1  keep the database and stored images of the previous run
 #                       (by default every start begins from an empty database)
@@ -36,7 +42,11 @@ case "$BENCH_DIR" in
     /*) ;;
     *) BENCH_DIR="$REPO_ROOT/$BENCH_DIR" ;;
 esac
-VENV="$BENCH_DIR/upstream-venv"
+VENV=${UPSTREAM_VENV:-$BENCH_DIR/upstream-venv}
+case "$VENV" in
+    /*) ;;
+    *) VENV="$REPO_ROOT/$VENV" ;;
+esac
 RUN_DIR="$BENCH_DIR/upstream"
 PID_FILE="$RUN_DIR/uwsgi.pid"
 LOG_FILE="$RUN_DIR/uwsgi.log"
@@ -190,15 +200,20 @@ headers+cachemanagement = cors http_proxy_to_wsgi versionnegotiation osprofiler 
 PASTE
     fi
 
-    local procs=${UPSTREAM_PROCESSES:-2}
+    local procs=${UPSTREAM_PROCESSES:-2} front
+    case "${UPSTREAM_HTTP:-router}" in
+        router) front="http = 127.0.0.1:$port
+http-auto-chunked = true
+http-chunked-input = true
+http-raw-body = true" ;;
+        socket) front="http-socket = 127.0.0.1:$port" ;;
+        *) die "UPSTREAM_HTTP must be 'router' or 'socket', not '${UPSTREAM_HTTP}'" ;;
+    esac
     # Mirrors upstream's httpd/glance-api-uwsgi.ini, listening on loopback only.
     cat > "$conf/uwsgi.ini" <<INI
 [uwsgi]
 socket-timeout = 30
-http = 127.0.0.1:$port
-http-auto-chunked = true
-http-chunked-input = true
-http-raw-body = true
+$front
 chunked-input-limit = 67108864
 lazy-apps = true
 add-header = Connection: close

@@ -68,7 +68,8 @@ def test_member_refusals(client: httpx.Client) -> None:
     url = f"/v2/images/{image}/members"
     assert client.post(url, json={"member": "p2"}, headers=OWNER).status_code == 200
     assert client.post(url, json={"member": "p2"}, headers=OWNER).status_code == 409
-    for body in ({}, {"member": ""}, {"member": 5}, [], {"member": "x" * 256}):
+    bodies: list[object] = [{}, {"member": ""}, {"member": 5}, [], {"member": "x" * 256}]
+    for body in bodies:
         assert client.post(url, json=body, headers=OWNER).status_code == 400, body
     assert client.put(f"{url}/p2", json={"status": "bogus"}, headers=MEMBER).status_code == 400
     assert client.put(f"{url}/p2", json={}, headers=MEMBER).status_code == 400
