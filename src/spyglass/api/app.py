@@ -31,6 +31,7 @@ from spyglass.api.v2.views import ViewOptions
 from spyglass.api.versions import VersionsApp, accepted_versions
 from spyglass.auth.headers import context_from_headers, unauthenticated
 from spyglass.auth.policy_file import load_policy
+from spyglass.auth.protections_file import load_protections
 from spyglass.config import Settings
 from spyglass.db.engine import create_engine, session_factory
 from spyglass.db.images import SqlImageRepository
@@ -77,16 +78,18 @@ def build_services(settings: Settings, engine: AsyncEngine, stores: StoreSet) ->
     """Every use case, wired to the database, the stores and the policy."""
     sessions = session_factory(engine)
     member_repo = SqlMemberRepository(sessions)
+    policy = load_policy(settings)
     images = ImageService(
         SqlImageRepository(sessions),
         stores,
-        Access(load_policy(settings), member_repo),
+        Access(policy, member_repo),
         disk_formats=settings.disk_formats,
         container_formats=settings.container_formats,
         property_quota=settings.image_property_quota,
         tag_quota=settings.image_tag_quota,
         clock=utcnow,
         delayed_delete=settings.delayed_delete,
+        protections=load_protections(settings, policy),
     )
     return Services(
         settings=settings,

@@ -11,6 +11,7 @@ from spyglass.context import RequestContext
 from spyglass.domain import properties as props
 from spyglass.domain.image import Image, ImageStatus, Visibility
 from spyglass.domain.patch import Change, PatchOp
+from spyglass.domain.protections import PropertyAction, PropertyProtections
 from spyglass.domain.schemas import image_schema
 from spyglass.domain.states import transition
 from spyglass.domain.validation import SchemaValidator
@@ -46,6 +47,7 @@ class ImageService:
         tag_quota: int,
         clock: Any,
         delayed_delete: bool = False,
+        protections: PropertyProtections | None = None,
     ) -> None:
         self.repo = repo
         self.stores = stores
@@ -55,6 +57,7 @@ class ImageService:
         self.tag_quota = tag_quota
         self.now = clock
         self.delayed_delete = delayed_delete
+        self.protections = protections
 
     # -- create / read -------------------------------------------------------------------
 
@@ -91,6 +94,8 @@ class ImageService:
                 raise Forbidden(f"You are not permitted to create images owned by '{owner}'.")
             raise Forbidden("You are not authorized to create images.")
         self.access.check_visibility(ctx, image, visibility)
+        for name in image.properties:
+            self._check_protection(ctx, name, PropertyAction.CREATE)
         self._check_quotas(image)
         return await self.repo.add(image)
 
@@ -148,6 +153,7 @@ class ImageService:
         if name in props.BASE_PROPERTIES:
             self._apply_base(ctx, image, change)
         else:
+            self._check_protection(ctx, name, _protection_action(image, change))
             _apply_extra(image, change)
 
     def _apply_base(self, ctx: RequestContext, image: Image, change: Change) -> None:
@@ -175,6 +181,22 @@ class ImageService:
             image.tags = set(change.value)
         else:
             setattr(image, name, change.value)
+
+    def _check_protection(self, ctx: RequestContext, name: str, action: PropertyAction) -> None:
+        if self.protections is not None and not self.protections.allows(name, action, ctx):
+            raise Forbidden(f"Property '{name}' is protected: {action.value} is not allowed.")
+
+    def readable(self, ctx: RequestContext, image: Image) -> Image:
+        """The image as this caller may read it: protected properties left out."""
+        if self.protections is None:
+            return image
+        shown = image.copy()
+        shown.properties = {
+            k: v
+            for k, v in image.properties.items()
+            if self.protections.allows(k, PropertyAction.READ, ctx)
+        }
+        return shown
 
     def _check_quotas(self, image: Image) -> None:
         if self.property_quota >= 0 and len(image.properties) > self.property_quota:
@@ -267,6 +289,12 @@ async def delete_data(stores: StoreSet, url: str) -> None:
         log.info("image data at a location was already gone")
     except Exception:
         log.exception("failed to delete image data; it is left behind")
+
+
+def _protection_action(image: Image, change: Change) -> PropertyAction:
+    if change.op is PatchOp.REMOVE:
+        return PropertyAction.DELETE
+    return PropertyAction.UPDATE if change.name in image.properties else PropertyAction.CREATE
 
 
 def _apply_extra(image: Image, change: Change) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -11,8 +12,15 @@ from spyglass.api.errors import error_response
 from spyglass.api.v2.common import context, json_body, require_no_body, services
 from spyglass.api.v2.params import parse_list_query
 from spyglass.api.v2.views import image_view
+from spyglass.domain.image import Image
 from spyglass.domain.patch import ACCEPT_PATCH, media_type_is_legacy, parse_patch
 from spyglass.errors import UnsupportedMediaType
+
+
+def render(request: Request, image: Image) -> dict[str, Any]:
+    """The image as JSON, without the properties this caller may not read."""
+    svc = services(request)
+    return image_view(svc.images.readable(context(request), image), svc.views)
 
 
 async def create_image(request: Request) -> Response:
@@ -22,7 +30,7 @@ async def create_image(request: Request) -> Response:
     methods = svc.settings.enabled_import_methods
     if methods:
         headers["OpenStack-image-import-methods"] = ",".join(methods)
-    return JSONResponse(image_view(image, svc.views), status_code=201, headers=headers)
+    return JSONResponse(render(request, image), status_code=201, headers=headers)
 
 
 async def list_images(request: Request) -> Response:
@@ -37,7 +45,7 @@ async def list_images(request: Request) -> Response:
     images, next_marker = await svc.images.list(context(request), query)
     without_marker = [(k, v) for k, v in params if k != "marker"]
     body: dict[str, object] = {
-        "images": [image_view(i, svc.views) for i in images],
+        "images": [render(request, i) for i in images],
         "first": "/v2/images" + (f"?{urlencode(without_marker)}" if without_marker else ""),
         "schema": "/v2/schemas/images",
     }
@@ -50,7 +58,7 @@ async def show_image(request: Request) -> Response:
     await require_no_body(request)
     svc = services(request)
     image = await svc.images.get(context(request), request.path_params["image_id"])
-    return JSONResponse(image_view(image, svc.views))
+    return JSONResponse(render(request, image))
 
 
 async def update_image(request: Request) -> Response:
@@ -61,7 +69,7 @@ async def update_image(request: Request) -> Response:
         return error_response(request, 415, exc.message, {"Accept-Patch": ACCEPT_PATCH})
     changes = parse_patch(await json_body(request), legacy=legacy)
     image = await svc.images.update(context(request), request.path_params["image_id"], changes)
-    return JSONResponse(image_view(image, svc.views))
+    return JSONResponse(render(request, image))
 
 
 async def delete_image(request: Request) -> Response:
