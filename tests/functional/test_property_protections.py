@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.functional.test_isolation_trusted import CAST
 from tests.server import LiveServer
@@ -93,10 +94,5 @@ def test_a_broken_rules_file_stops_the_server(tmp_path: Path) -> None:
     path = tmp_path / "bad.conf"
     path.write_text("[.*]\ncreate = @\n")
     server = LiveServer(tmp_path / "s", [f"property_protection_file = {path}"])
-    try:
+    with pytest.raises(RuntimeError, match="missing 'read'"):
         server.start(timeout=15)
-    except RuntimeError as exc:
-        assert "missing 'read'" in str(exc)
-    else:
-        server.stop()
-        raise AssertionError("the server started with an incomplete rules file")
