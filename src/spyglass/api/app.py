@@ -41,6 +41,7 @@ from spyglass.services.access import Access
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
 from spyglass.services.members import MemberService
+from spyglass.services.quotas import parse_storage_quota
 from spyglass.services.upload import UploadService
 from spyglass.stores.registry import StoreSet, driver_class
 from spyglass.streams.digest import check_algorithm
@@ -100,6 +101,7 @@ def build_services(settings: Settings, engine: AsyncEngine, stores: StoreSet) ->
             hashing_algorithm=settings.hashing_algorithm,
             size_cap=settings.image_size_cap,
             require_format_match=settings.require_image_format_match,
+            storage_quota=parse_storage_quota(settings.user_storage_quota),
             gpt_nonfatal=cast(
                 "tuple[str, ...]", settings.option("image_format", "gpt_safety_checks_nonfatal")
             ),

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import false, select, update
+from sqlalchemy import case, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,7 +16,7 @@ from spyglass.db.listing import build_list_select
 from spyglass.db.models import ImageLocationRow, ImagePropertyRow, ImageRow, ImageTagRow
 from spyglass.domain.image import Image, ImageStatus, Location, Visibility
 from spyglass.errors import BadRequest, Conflict, Duplicate, ImageNotFound
-from spyglass.services.ports import ListQuery
+from spyglass.services.ports import ListQuery, Usage
 from spyglass.timeutils import utcnow
 
 _SCALARS = (
@@ -186,6 +186,20 @@ class SqlImageRepository:
                 .where(ImageLocationRow.image_id == image_id, ImageLocationRow.deleted == false())
                 .values(status="active", updated_at=now)
             )
+
+    async def usage(self, owner: str | None, *, excluding: str | None = None) -> Usage:
+        """What a project holds: bytes, images, and images receiving data."""
+        busy = ("saving", "uploading", "importing")
+        query = select(
+            func.coalesce(func.sum(ImageRow.size), 0),
+            func.count(),
+            func.coalesce(func.sum(case((ImageRow.status.in_(busy), 1), else_=0)), 0),
+        ).where(ImageRow.owner == owner, ImageRow.deleted == false())
+        if excluding is not None:
+            query = query.where(ImageRow.id != excluding)
+        async with self._sessions() as session:
+            size, count, uploading = (await session.execute(query)).one()
+        return Usage(size=int(size), images=int(count), uploading=int(uploading))
 
     # -- helpers -----------------------------------------------------------------------
 

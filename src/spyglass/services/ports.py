@@ -47,6 +47,15 @@ class ListQuery:
     is_admin: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """One project's consumption, for quotas and ``/v2/info/usage``."""
+
+    size: int
+    images: int
+    uploading: int
+
+
 class ImageRepository(Protocol):
     """Persistence of images. ``save`` compares-and-swaps on the status."""
 
@@ -59,6 +68,8 @@ class ImageRepository(Protocol):
     async def save(self, image: Image, *, expect_status: ImageStatus | None = None) -> Image: ...
 
     async def remove(self, image: Image, *, keep_data: bool = False) -> Image: ...
+
+    async def usage(self, owner: str | None, *, excluding: str | None = None) -> Usage: ...
 
 
 class DeletionQueue(Protocol):

@@ -18,7 +18,7 @@ import anyio
 from spyglass.context import RequestContext
 from spyglass.domain.image import Image, ImageStatus, Location
 from spyglass.domain.states import transition
-from spyglass.errors import Conflict, Gone, ImageNotFound, NotFound
+from spyglass.errors import Conflict, Gone, ImageNotFound, ImageTooLarge, NotFound
 from spyglass.services.images import ImageService
 from spyglass.stores.base import Store
 from spyglass.streams.chunking import rechunk
@@ -39,12 +39,14 @@ class UploadService:
         size_cap: int,
         require_format_match: bool = True,
         gpt_nonfatal: Collection[str] = (),
+        storage_quota: int | None = None,
     ) -> None:
         self.images = images
         self.hashing_algorithm = hashing_algorithm
         self.size_cap = size_cap
         self.require_format_match = require_format_match
         self.gpt_nonfatal = gpt_nonfatal
+        self.storage_quota = storage_quota
 
     async def upload(
         self, ctx: RequestContext, image_id: str, data: ByteStream, *, size: int | None
@@ -53,20 +55,35 @@ class UploadService:
         self.images.access.authorize(ctx, image, "upload_image")
         if image.status is not ImageStatus.QUEUED:
             raise Conflict(f"Image {image_id} is not in queued status ({image.status}).")
+        cap = await self._size_limit(image)
         saving = await self.images.repo.save(
             transition(image, ImageStatus.SAVING), expect_status=ImageStatus.QUEUED
         )
         try:
-            return await self._store_and_activate(saving, data, size)
+            return await self._store_and_activate(saving, data, size, cap)
         except BaseException:
             with anyio.CancelScope(shield=True):  # the client may be gone; clean up anyway
                 await self._back_to_queued(saving)
             raise
 
-    async def _store_and_activate(self, image: Image, data: ByteStream, size: int | None) -> Image:
+    async def _size_limit(self, image: Image) -> int:
+        """``image_size_cap``, lowered to what the owner's storage quota has left."""
+        if self.storage_quota is None:
+            return self.size_cap
+        used = await self.images.repo.usage(image.owner, excluding=image.id)
+        left = self.storage_quota - used.size
+        if left <= 0:
+            raise ImageTooLarge(
+                f"The storage quota of {self.storage_quota} bytes is used up ({used.size} bytes)."
+            )
+        return min(self.size_cap, left)
+
+    async def _store_and_activate(
+        self, image: Image, data: ByteStream, size: int | None, cap: int
+    ) -> Image:
         store = self.images.stores.default
         digester = Digester(self.hashing_algorithm)
-        stream = digester.wrap(limit_size(rechunk(data), cap=self.size_cap, expected=size))
+        stream = digester.wrap(limit_size(rechunk(data), cap=cap, expected=size))
         inspector = FormatInspector() if image.container_format == "bare" else None
         if inspector is not None:
             stream = inspector.wrap(stream)

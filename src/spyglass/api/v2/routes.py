@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from spyglass.api.errors import error_response
-from spyglass.api.v2 import image_data, images, members, schemas
+from spyglass.api.v2 import discovery, image_data, images, members, schemas
 
 Handler = Callable[[Request], Awaitable[Response]]
 _EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -53,6 +53,9 @@ ROUTES = [
         PUT=members.update_member,
         DELETE=members.delete_member,
     ),
+    resource("/v2/info/import", GET=discovery.import_methods),
+    resource("/v2/info/stores", GET=discovery.stores),
+    resource("/v2/info/usage", GET=discovery.usage),
     resource("/v2/schemas/image", GET=schemas.image_schema),
     resource("/v2/schemas/images", GET=schemas.images_schema),
     resource("/v2/schemas/member", GET=schemas.member_schema),
