@@ -91,6 +91,8 @@ def build_services(settings: Settings, engine: AsyncEngine, stores: StoreSet) ->
         clock=utcnow,
         delayed_delete=settings.delayed_delete,
         protections=load_protections(settings, policy),
+        show_locations=settings.show_multiple_locations,
+        location_quota=settings.image_location_quota,
     )
     return Services(
         settings=settings,
@@ -130,7 +132,11 @@ def build_middleware(settings: Settings, services: Services, versions: ASGIApp) 
         from spyglass.auth.keystone import KeystoneAuthConfig, KeystoneAuthMiddleware
 
         stack.append(
-            Middleware(KeystoneAuthMiddleware, config=KeystoneAuthConfig.from_settings(settings))
+            Middleware(
+                KeystoneAuthMiddleware,
+                config=KeystoneAuthConfig.from_settings(settings),
+                exempt_paths={"/", "/versions", "/healthcheck"},
+            )
         )
     make_context = unauthenticated if mode == "noauth" else context_from_headers(policy.is_admin)
     stack.append(Middleware(ContextMiddleware, make_context=make_context))

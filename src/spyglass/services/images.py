@@ -9,7 +9,7 @@ from typing import Any
 
 from spyglass.context import RequestContext
 from spyglass.domain import properties as props
-from spyglass.domain.image import Image, ImageStatus, Visibility
+from spyglass.domain.image import Image, ImageStatus, Location, Visibility
 from spyglass.domain.patch import Change, PatchOp
 from spyglass.domain.protections import PropertyAction, PropertyProtections
 from spyglass.domain.schemas import image_schema
@@ -23,6 +23,7 @@ from spyglass.errors import (
     TooLarge,
 )
 from spyglass.services.access import Access
+from spyglass.services.locations import LocationEditor, LocationEdits
 from spyglass.services.ports import ImageRepository, ListQuery
 from spyglass.stores.registry import StoreSet
 
@@ -48,6 +49,8 @@ class ImageService:
         clock: Any,
         delayed_delete: bool = False,
         protections: PropertyProtections | None = None,
+        show_locations: bool = False,
+        location_quota: int = 10,
     ) -> None:
         self.repo = repo
         self.stores = stores
@@ -58,6 +61,9 @@ class ImageService:
         self.now = clock
         self.delayed_delete = delayed_delete
         self.protections = protections
+        self.locations = LocationEditor(
+            stores, access, enabled=show_locations, quota=location_quota
+        )
 
     # -- create / read -------------------------------------------------------------------
 
@@ -132,21 +138,27 @@ class ImageService:
             current = await self.get(ctx, image_id)
             self.access.authorize(ctx, current, "modify_image")
             updated = current.copy()
+            edits = LocationEdits()
             for change in changes:
-                self._apply(ctx, updated, change)
+                if change.name == "locations":
+                    await self.locations.apply(ctx, updated, change, edits)
+                else:
+                    self._apply(ctx, updated, change)
             self.validator.validate(_as_document(updated))
             self._check_quotas(updated)
             try:
-                return await self.repo.save(updated, expect_status=current.status)
+                saved = await self.repo.save(updated, expect_status=current.status)
             except Conflict:
                 if attempt == _SAVE_ATTEMPTS - 1:
                     raise
+                continue
+            for url in edits.removed:
+                await delete_data(self.stores, url)
+            return saved
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _apply(self, ctx: RequestContext, image: Image, change: Change) -> None:
         name = change.name
-        if name == "locations":
-            raise Forbidden("It's not allowed to update locations if locations are invisible.")
         props.check_not_read_only(name, creating=False)
         props.check_not_reserved(name)
         props.check_key_length(name)
@@ -245,6 +257,34 @@ class ImageService:
             except Conflict:
                 if attempt == _SAVE_ATTEMPTS - 1:
                     raise
+
+    # -- the location API (v2.17) ---------------------------------------------------------
+
+    async def get_locations(self, ctx: RequestContext, image_id: str) -> Sequence[Location]:
+        image = await self.get(ctx, image_id)
+        self.access.authorize(ctx, image, "fetch_image_location")
+        return image.locations
+
+    async def add_location(self, ctx: RequestContext, image_id: str, body: Any) -> None:
+        """Point a queued image at data that already exists in a configured store."""
+        url = body.get("url") if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url:
+            raise BadRequest("Request body must be an object with a 'url' string.")
+        image = await self.get(ctx, image_id)
+        self.access.authorize(ctx, image, "add_image_location")
+        if image.status is not ImageStatus.QUEUED:
+            raise Conflict(f"Locations can only be added to queued images, not {image.status}.")
+        is_service = self.access.policy.allowed("service_api", ctx, {})
+        if not is_service and not (url.startswith(("http://", "https://")) and self._has_http()):
+            raise Forbidden("Only http(s) locations served by an http store may be added.")
+        size = await self.locations.size_at(url)
+        updated = image.copy()
+        updated.locations = [Location(url, {})]
+        updated.size = size
+        await self.repo.save(transition(updated, ImageStatus.ACTIVE), expect_status=image.status)
+
+    def _has_http(self) -> bool:
+        return any("http" in store.schemes for store in self.stores.stores.values())
 
     # -- deactivate / reactivate ---------------------------------------------------------
 

@@ -628,7 +628,9 @@ async def test_lifespan_shutdown_closes_the_keystone_client(rig: Rig) -> None:
     rig.keystone.valid["tok"] = token_body(expires_at=T0 + 3600)
     await rig.get({"X-Auth-Token": "tok"})
     client = client_of(rig.middleware)
-    assert client is not None and not client.is_closed
+    assert client is not None
+    was_open = not client.is_closed
+    assert was_open
     messages: list[Message] = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
 
     async def inner(scope: Scope, receive: Receive, send: Send) -> None:

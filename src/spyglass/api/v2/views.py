@@ -8,6 +8,7 @@ from typing import Any
 
 from spyglass.domain.image import Image
 from spyglass.domain.properties import is_hidden_property
+from spyglass.stores.location import redact
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ def image_view(image: Image, options: ViewOptions) -> dict[str, Any]:
         schema="/v2/schemas/image",
     )
     if options.show_direct_url and image.locations:
-        body["direct_url"] = image.locations[0].url
+        body["direct_url"] = redact(image.locations[0].url)
     if options.show_locations:
         body["locations"] = [{"url": loc.url, "metadata": loc.metadata} for loc in image.locations]
     return body
