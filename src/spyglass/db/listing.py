@@ -144,7 +144,23 @@ def _same(column: Any, value: Any) -> ColumnElement[bool]:
 
 
 def _after_marker(sort: tuple[SortKey, ...], marker: ImageRow) -> ColumnElement[bool]:
-    """Lexicographic "after the marker" over all sort keys."""
+    """Lexicographic "after the marker" over all sort keys.
+
+    The OR-chain alone makes some planners scan from the start of the index; a
+    redundant range on the first key lets them seek straight to the marker.
+    """
+    chain = _lexicographic(sort, marker)
+    first = sort[0]
+    column = COLUMNS[first.key]
+    value = getattr(marker, first.key)
+    nullable = column.property.columns[0].nullable
+    if value is None or nullable:
+        return chain
+    bound = column <= value if first.descending else column >= value
+    return and_(bound, chain)
+
+
+def _lexicographic(sort: tuple[SortKey, ...], marker: ImageRow) -> ColumnElement[bool]:
     alternatives: list[ColumnElement[bool]] = []
     equal_prefix: list[ColumnElement[bool]] = []
     for key in sort:

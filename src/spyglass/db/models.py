@@ -46,6 +46,12 @@ class ImageRow(_SoftDelete, Base):
         Index("updated_at_image_idx", "updated_at"),
         Index("os_hidden_image_idx", "os_hidden"),
         Index("os_hash_value_image_idx", "os_hash_value"),
+        Index("ix_images_list_created_at", "deleted", "os_hidden", "created_at", "id"),
+        Index(
+            "ix_images_list_updated_at", "deleted", "os_hidden", "updated_at", "created_at", "id"
+        ),
+        Index("ix_images_list_name", "deleted", "os_hidden", "name", "created_at", "id"),
+        Index("ix_images_list_size", "deleted", "os_hidden", "size", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -124,6 +130,7 @@ class ImageMemberRow(_SoftDelete, Base):
         Index("ix_image_members_deleted", "deleted"),
         Index("ix_image_members_image_id", "image_id"),
         Index("ix_image_members_image_id_member", "image_id", "member"),
+        Index("ix_image_members_image_id_member_deleted", "image_id", "member", "deleted"),
         UniqueConstraint(
             "image_id", "member", "deleted_at", name="image_members_image_id_member_deleted_at_key"
         ),
