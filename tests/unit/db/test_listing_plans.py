@@ -49,7 +49,7 @@ QUERIES = {
             tags=("t",),
         ),
         None,
-    ),  # fmt: skip
+    ),
     "non-admin": (
         ListQuery(limit=25, sort=_sort("created_at"), is_admin=False, project_id="p1"),
         None,
