@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from spyglass.api.errors import error_response
-from spyglass.api.v2 import discovery, image_data, images, members, schemas
+from spyglass.api.v2 import discovery, image_data, images, locations, members, schemas
 
 Handler = Callable[[Request], Awaitable[Response]]
 _EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -46,6 +46,11 @@ ROUTES = [
     resource("/v2/images/{image_id}/actions/reactivate", POST=images.reactivate),
     resource("/v2/images/{image_id}/file", PUT=image_data.upload, GET=image_data.download),
     resource("/v2/images/{image_id}/tags/{tag}", PUT=images.add_tag, DELETE=images.delete_tag),
+    resource(
+        "/v2/images/{image_id}/locations",
+        GET=locations.list_locations,
+        POST=locations.add_location,
+    ),
     resource("/v2/images/{image_id}/members", GET=members.list_members, POST=members.add_member),
     resource(
         "/v2/images/{image_id}/members/{member_id}",
