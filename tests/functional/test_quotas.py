@@ -63,3 +63,19 @@ def test_info_routes(client: httpx.Client) -> None:
     assert methods["value"] == ["glance-direct", "web-download", "copy-image"]
     assert client.get("/v2/info/stores").status_code == 404
     assert client.get("/v2/info/usage").json()["usage"]["image_size_total"]["limit"] == -1
+
+
+def test_property_and_tag_quotas(server_factory: Callable[..., LiveServer]) -> None:
+    server = server_factory("image_property_quota = 2", "image_tag_quota = 2")
+    patch = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+    with httpx.Client(base_url=server.url, timeout=30, trust_env=False) as client:
+        assert client.post("/v2/images", json={"a": "1", "b": "2", "c": "3"}).status_code == 413
+        assert client.post("/v2/images", json={"tags": ["x", "y", "z"]}).status_code == 413
+        image = client.post("/v2/images", json={"a": "1", "b": "2", "tags": ["x", "y"]}).json()
+        url = f"/v2/images/{image['id']}"
+        add = [{"op": "add", "path": "/c", "value": "3"}]
+        assert client.patch(url, json=add, headers=patch).status_code == 413
+        assert client.put(f"{url}/tags/z").status_code == 413
+        assert client.put(f"{url}/tags/x").status_code == 204
+        swap = [{"op": "remove", "path": "/a"}, *add]
+        assert client.patch(url, json=swap, headers=patch).status_code == 200
