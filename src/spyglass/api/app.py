@@ -129,7 +129,8 @@ def build_middleware(settings: Settings, services: Services, versions: ASGIApp) 
         Middleware(VersionNegotiationMiddleware, accepted=accepted_versions, versions_app=versions),
     ]
     if mode == "keystone":
-        from spyglass.auth.keystone import KeystoneAuthConfig, KeystoneAuthMiddleware
+        from spyglass.auth.keystone import KeystoneAuthMiddleware
+        from spyglass.auth.keystone_config import KeystoneAuthConfig
 
         stack.append(
             Middleware(

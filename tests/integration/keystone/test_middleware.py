@@ -18,7 +18,8 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from spyglass.auth.keystone import KeystoneAuthConfig, KeystoneAuthMiddleware
+from spyglass.auth.keystone import KeystoneAuthMiddleware
+from spyglass.auth.keystone_config import KeystoneAuthConfig
 from spyglass.config import load_settings
 from tests.integration.keystone.harness import (
     ADMIN,

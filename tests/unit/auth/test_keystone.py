@@ -15,13 +15,9 @@ import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from spyglass.auth.keystone import (
-    IDENTITY_HEADERS,
-    KeystoneAuthConfig,
-    KeystoneAuthMiddleware,
-    TokenInfo,
-    v2_catalog,
-)
+from spyglass.auth.keystone import KeystoneAuthMiddleware
+from spyglass.auth.keystone_config import IDENTITY_HEADERS, KeystoneAuthConfig
+from spyglass.auth.keystone_token import TokenInfo, v2_catalog
 from spyglass.config import ConfigError, load_settings
 
 T0 = 1_800_000_000.0  # wall clock at the start of each test
@@ -591,7 +587,7 @@ async def test_connection_failures_are_retried_then_give_503(
     async def nap(seconds: float) -> None:
         naps.append(seconds)
 
-    monkeypatch.setattr("spyglass.auth.keystone.asyncio.sleep", nap)
+    monkeypatch.setattr("spyglass.auth.keystone_client.asyncio.sleep", nap)
     captured = Captured()
     middleware = KeystoneAuthMiddleware(
         echo(captured),
