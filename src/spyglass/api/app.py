@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -33,7 +32,7 @@ from spyglass.auth.headers import context_from_headers, unauthenticated
 from spyglass.auth.policy_file import load_policy
 from spyglass.auth.protections_file import load_protections
 from spyglass.config import Settings
-from spyglass.db.engine import create_engine, session_factory
+from spyglass.db.engine import Database, create_database
 from spyglass.db.images import SqlImageRepository
 from spyglass.db.members import SqlMemberRepository
 from spyglass.errors import ConfigError
@@ -75,13 +74,12 @@ def auth_mode(settings: Settings) -> str:
     return "noauth" if mode in ("caching", "cachemanagement") else mode
 
 
-def build_services(settings: Settings, engine: AsyncEngine, stores: StoreSet) -> Services:
+def build_services(settings: Settings, database: Database, stores: StoreSet) -> Services:
     """Every use case, wired to the database, the stores and the policy."""
-    sessions = session_factory(engine)
-    member_repo = SqlMemberRepository(sessions)
+    member_repo = SqlMemberRepository(database)
     policy = load_policy(settings)
     images = ImageService(
-        SqlImageRepository(sessions),
+        SqlImageRepository(database),
         stores,
         Access(policy, member_repo),
         disk_formats=settings.disk_formats,
@@ -147,9 +145,9 @@ def build_middleware(settings: Settings, services: Services, versions: ASGIApp) 
 def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette:
     """The API server; ``data_dir`` holds the embedded database and images by default."""
     check_algorithm(settings.hashing_algorithm)
-    engine = create_engine(database_url(settings, data_dir))
+    database = create_database(database_url(settings, data_dir))
     stores = build_stores(settings, data_dir)
-    services = build_services(settings, engine, stores)
+    services = build_services(settings, database, stores)
     versions = VersionsApp(settings.public_endpoint)
 
     @contextlib.asynccontextmanager
@@ -159,7 +157,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
             yield
         finally:
             await stores.close()
-            await engine.dispose()
+            await database.dispose()
 
     app = Starlette(
         routes=[

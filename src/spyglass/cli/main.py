@@ -103,18 +103,18 @@ def api(
 
 def _sync(url: str) -> None:
     """Run the migrations; a clear one-line error if the database cannot be reached."""
-    from spyglass.db.engine import create_engine
+    from spyglass.db.engine import create_database
     from spyglass.db.migrate import sync_schema
 
     if url.startswith("sqlite:///"):
         os.makedirs(Path(url.removeprefix("sqlite:///")).parent or ".", exist_ok=True)
 
     async def run() -> None:
-        engine = create_engine(url)
+        database = create_database(url)
         try:
-            await sync_schema(engine)
+            await sync_schema(database)
         finally:
-            await engine.dispose()
+            await database.dispose()
 
     try:
         asyncio.run(run())
@@ -151,19 +151,17 @@ def scrub(
 ) -> None:
     """Finish delayed deletes whose scrub_time has passed (glance-scrubber)."""
     from spyglass.api.app import build_stores, database_url
-    from spyglass.db.engine import create_engine, session_factory
-    from spyglass.db.images import SqlImageRepository
+    from spyglass.db.deletions import SqlDeletionQueue
+    from spyglass.db.engine import create_database
     from spyglass.services.scrubber import Scrubber
     from spyglass.timeutils import utcnow
 
     settings = _settings(config_file, config_dir)
 
     async def run() -> str:
-        engine = create_engine(database_url(settings, data_dir))
+        database = create_database(database_url(settings, data_dir))
         stores = build_stores(settings, data_dir)
-        scrubber = Scrubber(
-            SqlImageRepository(session_factory(engine)), stores, scrub_time=settings.scrub_time
-        )
+        scrubber = Scrubber(SqlDeletionQueue(database), stores, scrub_time=settings.scrub_time)
         try:
             await stores.open()
             if restore:
@@ -173,7 +171,7 @@ def scrub(
             return f"scrubbed {report.scrubbed} image(s), {report.failed} failed"
         finally:
             await stores.close()
-            await engine.dispose()
+            await database.dispose()
 
     try:
         typer.echo(asyncio.run(run()))

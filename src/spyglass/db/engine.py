@@ -1,23 +1,34 @@
-"""The async engine, built from Glance's ``[database] connection`` URL.
+"""Databases, built from Glance's ``[database] connection`` URL.
 
-Glance configs name sync drivers (``mysql://``, ``mysql+pymysql://``,
-``postgresql://``, ``sqlite://``); each is mapped onto its asyncio driver so the
-same file works unchanged.
+Repository code is written once, synchronously, against a SQLAlchemy
+``Session``; a ``Database`` decides how that work runs. SQLite runs it whole in
+a worker thread (one thread hop per repository call rather than one per
+query); PostgreSQL and MySQL run it on their asyncio drivers through
+``AsyncSession.run_sync``. Glance configs name sync drivers (``mysql://``,
+``mysql+pymysql://``, ``postgresql://``), which are mapped onto asyncpg and
+aiomysql so the same file works unchanged.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+import anyio
+import anyio.to_thread
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.orm import Session
 
 from spyglass.errors import ConfigError
 
+T = TypeVar("T")
+
 _ASYNC_DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
     "mysql": "mysql+aiomysql",
     "mariadb": "mysql+aiomysql",
     "postgresql": "postgresql+asyncpg",
@@ -25,12 +36,84 @@ _ASYNC_DRIVERS = {
 }
 
 
-def async_url(connection: str) -> URL:
-    """Translate a Glance connection string to its async-driver equivalent."""
+class Database(ABC):
+    """Where repository work runs; ``write`` work runs in one transaction."""
+
+    dialect: str
+
+    @abstractmethod
+    async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T: ...
+
+    @abstractmethod
+    async def run_on_connection(self, work: Callable[[Connection], None]) -> None:
+        """Run ``work`` on a connection inside a transaction (migrations)."""
+
+    @abstractmethod
+    async def dispose(self) -> None: ...
+
+
+def _in_session(session: Session, work: Callable[[Session], T], write: bool) -> T:
+    if not write:
+        return work(session)
+    with session.begin():
+        return work(session)
+
+
+class ThreadedDatabase(Database):
+    """A sync engine whose work runs in worker threads (SQLite)."""
+
+    def __init__(self, engine: Engine, *, threads: int = 16) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._limiter = anyio.CapacityLimiter(threads)
+
+    def _work(self, work: Callable[[Session], T], write: bool) -> T:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return _in_session(session, work, write)
+
+    async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T:
+        return await anyio.to_thread.run_sync(self._work, work, write, limiter=self._limiter)
+
+    def _connection_work(self, work: Callable[[Connection], None]) -> None:
+        with self.engine.begin() as connection:
+            work(connection)
+
+    async def run_on_connection(self, work: Callable[[Connection], None]) -> None:
+        await anyio.to_thread.run_sync(self._connection_work, work, limiter=self._limiter)
+
+    async def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class AsyncDatabase(Database):
+    """An asyncio engine (asyncpg, aiomysql); sync work runs through ``run_sync``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T:
+        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            return await session.run_sync(_in_session, work, write)
+
+    async def run_on_connection(self, work: Callable[[Connection], None]) -> None:
+        async with self.engine.begin() as connection:
+            await connection.run_sync(work)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _parse(connection: str) -> URL:
     try:
-        url = make_url(connection)
+        return make_url(connection)
     except ArgumentError as exc:
         raise ConfigError(f"[database] connection: cannot parse {connection!r}") from exc
+
+
+def async_url(connection: str) -> URL:
+    """Translate a Glance connection string to its async-driver equivalent."""
+    url = _parse(connection)
     backend = url.get_backend_name()
     if backend not in _ASYNC_DRIVERS:
         raise ConfigError(f"[database] connection: unsupported database {backend!r}")
@@ -46,15 +129,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(connection: str) -> AsyncEngine:
-    """An engine with driver-appropriate settings (WAL and a busy timeout on SQLite)."""
-    url = async_url(connection)
-    options: dict[str, Any] = {"pool_pre_ping": url.get_backend_name() != "sqlite"}
-    engine = create_async_engine(url, **options)
+def create_database(connection: str) -> Database:
+    """The database a connection URL names, with driver-appropriate settings."""
+    url = _parse(connection)
     if url.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+        engine = create_sync_engine(
+            url.set(drivername="sqlite"), connect_args={"check_same_thread": False}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return ThreadedDatabase(engine)
+    return AsyncDatabase(create_async_engine(async_url(connection), pool_pre_ping=True))

@@ -85,6 +85,7 @@ class ImagePropertyRow(_SoftDelete, Base):
     __table_args__ = (
         Index("ix_image_properties_image_id", "image_id"),
         Index("ix_image_properties_deleted", "deleted"),
+        Index("ix_image_properties_image_id_deleted", "image_id", "deleted"),
         UniqueConstraint("image_id", "name", name="ix_image_properties_image_id_name"),
         Index("ix_image_properties_name_value", "name", "value", mysql_length={"value": 255}),
     )
@@ -101,6 +102,7 @@ class ImageTagRow(_SoftDelete, Base):
         Index("ix_image_tags_image_id", "image_id"),
         Index("ix_image_tags_image_id_tag_value", "image_id", "value"),
         Index("ix_image_tags_value", "value"),
+        Index("ix_image_tags_image_id_deleted", "image_id", "deleted"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -113,6 +115,7 @@ class ImageLocationRow(_SoftDelete, Base):
     __table_args__ = (
         Index("ix_image_locations_image_id", "image_id"),
         Index("ix_image_locations_deleted", "deleted"),
+        Index("ix_image_locations_image_id_deleted", "image_id", "deleted"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from spyglass.db.engine import create_engine, session_factory
+from spyglass.db.engine import create_database
 from spyglass.db.images import SqlImageRepository
 from spyglass.db.migrate import sync_schema
 from spyglass.domain.image import Image, ImageStatus, Location
@@ -20,9 +20,9 @@ NOW = datetime(2026, 1, 1, 12, 0, 0)
 
 @pytest.fixture
 async def repo(tmp_path: Path) -> AsyncIterator[SqlImageRepository]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    engine = create_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
     await sync_schema(engine)
-    yield SqlImageRepository(session_factory(engine))
+    yield SqlImageRepository(engine)
     await engine.dispose()
 
 

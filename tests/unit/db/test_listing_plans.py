@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.dialects import sqlite
 
-from spyglass.db.engine import create_engine
+from spyglass.db.engine import create_database
 from spyglass.db.listing import build_list_select
 from spyglass.db.migrate import sync_schema
 from spyglass.db.models import ImageRow
@@ -64,7 +64,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("plans") / "db.sqlite"
 
     async def migrate() -> None:
-        engine = create_engine(f"sqlite:///{path}")
+        engine = create_database(f"sqlite:///{path}")
         await sync_schema(engine)
         await engine.dispose()
 
@@ -83,3 +83,16 @@ def test_listing_uses_an_index_in_order(database: Path, name: str) -> None:
     assert not any("TEMP B-TREE" in step for step in plan), plan
     assert not any(step.startswith("SCAN images") for step in plan), plan
     assert any("USING INDEX ix_images_list_" in step for step in plan), plan
+
+
+def test_loading_children_seeks_by_image(database: Path) -> None:
+    from spyglass.db.rows import children_select
+
+    statement = children_select(["5d054d62-652b-4fc3-98f3-032a71483c46"]).compile(
+        dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
+    )
+    with sqlite3.connect(database) as connection:
+        plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}")]
+    searches = [step for step in plan if step.startswith("SEARCH")]
+    assert len(searches) == 3, plan
+    assert all("image_id=?" in step for step in searches), plan

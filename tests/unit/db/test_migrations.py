@@ -8,21 +8,22 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
-from spyglass.db.engine import create_engine
+from spyglass.db.engine import create_database
 from spyglass.db.migrate import sync_schema
 from spyglass.db.models import Base
 
 
-def _differences(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection)
-    return list(compare_metadata(context, Base.metadata))
-
-
 async def test_models_and_migrations_agree(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    database = create_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    differences: list[object] = []
+
+    def compare(connection: Connection) -> None:
+        context = MigrationContext.configure(connection)
+        differences.extend(compare_metadata(context, Base.metadata))
+
     try:
-        await sync_schema(engine)
-        async with engine.connect() as connection:
-            assert await connection.run_sync(_differences) == []
+        await sync_schema(database)
+        await database.run_on_connection(compare)
     finally:
-        await engine.dispose()
+        await database.dispose()
+    assert differences == []

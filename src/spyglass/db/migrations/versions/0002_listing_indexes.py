@@ -1,4 +1,5 @@
-"""Listing indexes: equality columns first, then each sort order with the id tie-break.
+"""Listing indexes: equality columns first, then each sort order with the id tie-break;
+and (image_id, deleted) on the child tables.
 
 A listing filters ``deleted`` and ``os_hidden`` by equality and orders by a sort
 key then ``id``; with these the database walks one index in order and stops
@@ -23,6 +24,11 @@ LISTING_INDEXES = {
 }
 
 
+CHILD_TABLES = ("image_properties", "image_tags", "image_locations")
+"""Their single-column ``deleted`` indexes would otherwise tempt planners without
+statistics (SQLite) into scanning every row of a table to find one image's."""
+
+
 def upgrade() -> None:
     for name, columns in LISTING_INDEXES.items():
         op.create_index(name, "images", columns)
@@ -30,3 +36,5 @@ def upgrade() -> None:
         "ix_image_members_image_id_member_deleted", "image_members",
         ["image_id", "member", "deleted"],
     )  # fmt: skip
+    for table in CHILD_TABLES:
+        op.create_index(f"ix_{table}_image_id_deleted", table, ["image_id", "deleted"])

@@ -1,0 +1,157 @@
+"""Rows <-> ``Image``: loading a page of images with their children, and
+writing an image's properties, tags and locations back.
+
+Synchronous on a SQLAlchemy ``Session``; ``Database.run`` decides the thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import false, literal, null, select, union_all, update
+from sqlalchemy.orm import Session
+
+from spyglass.db.models import ImageLocationRow, ImagePropertyRow, ImageRow, ImageTagRow
+from spyglass.domain.image import Image, ImageStatus, Location, Visibility
+
+SCALARS = (
+    "name", "disk_format", "container_format", "size", "virtual_size", "checksum",
+    "os_hash_algo", "os_hash_value", "min_disk", "min_ram", "owner", "protected", "os_hidden",
+)  # fmt: skip
+CHILD_TABLES = (ImagePropertyRow, ImageTagRow, ImageLocationRow)
+
+
+def columns(image: Image) -> dict[str, Any]:
+    values = {name: getattr(image, name) for name in SCALARS}
+    values["status"] = image.status.value
+    values["visibility"] = image.visibility.value
+    return values
+
+
+def children_select(ids: Sequence[str]) -> Any:
+    """Properties, tags and locations of a page of images, in one round trip."""
+    return union_all(
+        select(literal("p"), ImagePropertyRow.image_id, ImagePropertyRow.name,
+               ImagePropertyRow.value, ImagePropertyRow.id)
+        .where(ImagePropertyRow.image_id.in_(ids), ImagePropertyRow.deleted == false()),
+        select(literal("t"), ImageTagRow.image_id, ImageTagRow.value, null(), ImageTagRow.id)
+        .where(ImageTagRow.image_id.in_(ids), ImageTagRow.deleted == false()),
+        select(literal("l"), ImageLocationRow.image_id, ImageLocationRow.value,
+               ImageLocationRow.meta_data, ImageLocationRow.id)
+        .where(ImageLocationRow.image_id.in_(ids), ImageLocationRow.deleted == false()),
+    )  # fmt: skip
+
+
+def load(session: Session, rows: Sequence[ImageRow]) -> list[Image]:
+    """Build images from rows, fetching every child for the whole page at once."""
+    if not rows:
+        return []
+    props: dict[str, dict[str, str]] = defaultdict(dict)
+    tags: dict[str, set[str]] = defaultdict(set)
+    located: dict[str, list[tuple[int, Location]]] = defaultdict(list)
+    for kind, image_id, first, second, row_id in session.execute(
+        children_select([r.id for r in rows])
+    ):
+        if kind == "p":
+            props[image_id][first] = second if second is not None else ""
+        elif kind == "t":
+            tags[image_id].add(first)
+        else:
+            located[image_id].append((row_id, Location(first, json.loads(second or "{}"))))
+    return [
+        Image(
+            id=r.id,
+            created_at=r.created_at,
+            updated_at=r.updated_at or r.created_at,
+            status=ImageStatus(r.status),
+            visibility=Visibility(r.visibility),
+            tags=tags[r.id],
+            properties=props[r.id],
+            locations=[loc for _, loc in sorted(located[r.id], key=lambda p: p[0])],
+            deleted_at=r.deleted_at,
+            **{name: getattr(r, name) for name in SCALARS},
+        )
+        for r in rows
+    ]
+
+
+def add_children(
+    session: Session,
+    image: Image,
+    properties: dict[str, str],
+    tags: Iterable[str],
+    locations: Iterable[Location],
+) -> None:
+    now = image.updated_at
+    session.add_all(
+        ImagePropertyRow(image_id=image.id, name=k, value=v, created_at=now, deleted=False)
+        for k, v in properties.items()
+    )
+    session.add_all(
+        ImageTagRow(image_id=image.id, value=t, created_at=now, deleted=False) for t in sorted(tags)
+    )
+    session.add_all(
+        ImageLocationRow(image_id=image.id, value=loc.url, meta_data=json.dumps(loc.metadata),
+                         status="active", created_at=now, deleted=False)
+        for loc in locations
+    )  # fmt: skip
+
+
+def sync_children(session: Session, image: Image) -> None:
+    """Bring properties, tags and locations rows in line with ``image``.
+
+    Property rows are reused by name (the table is unique on image and name),
+    so a property removed and added again revives its row.
+    """
+    now = image.updated_at
+    existing = {
+        p.name: p
+        for p in session.scalars(
+            select(ImagePropertyRow).where(ImagePropertyRow.image_id == image.id)
+        )
+    }
+    for name, row in existing.items():
+        if name in image.properties:
+            if row.deleted or row.value != image.properties[name]:
+                row.value, row.deleted, row.deleted_at = image.properties[name], False, None
+                row.updated_at = now
+        elif not row.deleted:
+            row.deleted, row.deleted_at, row.updated_at = True, now, now
+    new_props = {k: v for k, v in image.properties.items() if k not in existing}
+
+    kept: set[str] = set()
+    for tag in session.scalars(
+        select(ImageTagRow).where(ImageTagRow.image_id == image.id, ImageTagRow.deleted == false())
+    ):
+        if tag.value in image.tags and tag.value not in kept:
+            kept.add(tag.value)
+        else:
+            tag.deleted, tag.deleted_at, tag.updated_at = True, now, now
+
+    locs = list(
+        session.scalars(
+            select(ImageLocationRow)
+            .where(ImageLocationRow.image_id == image.id, ImageLocationRow.deleted == false())
+            .order_by(ImageLocationRow.id)
+        )
+    )
+    current = [Location(r.value, json.loads(r.meta_data or "{}")) for r in locs]
+    new_locations: list[Location] = []
+    if current != image.locations:
+        for r in locs:
+            r.deleted, r.deleted_at, r.updated_at = True, now, now
+        new_locations = image.locations
+    add_children(session, image, new_props, image.tags - kept, new_locations)
+
+
+def delete_children(session: Session, image_id: str, now: datetime) -> None:
+    for table in CHILD_TABLES:
+        session.execute(
+            update(table)
+            .where(table.image_id == image_id, table.deleted == false())
+            .values(deleted=True, deleted_at=now, updated_at=now)
+        )
