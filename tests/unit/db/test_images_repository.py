@@ -1,4 +1,5 @@
-"""The SQL image repository on SQLite: compare-and-swap, soft delete, children."""
+"""The SQL image repository on SQLite, PostgreSQL and MySQL: compare-and-swap,
+soft delete, children."""
 
 from __future__ import annotations
 
@@ -14,16 +15,21 @@ from spyglass.db.images import SqlImageRepository
 from spyglass.db.migrate import sync_schema
 from spyglass.domain.image import Image, ImageStatus, Location
 from spyglass.errors import Conflict, Duplicate, ImageNotFound
+from tests.databases import BACKENDS, drop_database, fresh_database
 
 NOW = datetime(2026, 1, 1, 12, 0, 0)
 
 
-@pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[SqlImageRepository]:
-    engine = create_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    await sync_schema(engine)
-    yield SqlImageRepository(engine)
-    await engine.dispose()
+@pytest.fixture(params=BACKENDS)
+async def repo(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlImageRepository]:
+    url, name = await fresh_database(request.param, tmp_path)
+    database = create_database(url)
+    try:
+        await sync_schema(database)
+        yield SqlImageRepository(database)
+    finally:
+        await database.dispose()
+        await drop_database(request.param, name)
 
 
 def _image(image_id: str = "11111111-1111-4111-8111-111111111111") -> Image:
