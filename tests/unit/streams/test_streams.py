@@ -25,14 +25,15 @@ async def _collect(stream: AsyncIterator[bytes]) -> list[bytes]:
 @pytest.mark.parametrize(
     ("pieces", "size", "expected"),
     [
-        ((b"abc", b"", b"defg", b"h"), 3, [b"abc", b"def", b"gh"]),
-        ((b"abcdefgh",), 3, [b"abc", b"def", b"gh"]),
+        ((b"abc", b"", b"defg", b"h"), 3, [b"abc", b"defg", b"h"]),
+        ((b"abcdefgh",), 3, [b"abcdefgh"]),
+        ((b"a", b"b", b"c", b"d", b"e"), 2, [b"ab", b"cd", b"e"]),
         ((b"ab", b"cd"), 4, [b"abcd"]),
         ((), 4, []),
         ((b"", b""), 4, []),
     ],
 )
-async def test_rechunk(pieces: tuple[bytes, ...], size: int, expected: list[bytes]) -> None:
+async def test_rechunk_gathers_without_splitting(pieces: tuple[bytes, ...], size: int, expected: list[bytes]) -> None:
     assert await _collect(rechunk(_source(*pieces), size)) == expected
 
 
