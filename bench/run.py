@@ -1,0 +1,675 @@
+"""Spyglass against upstream Glance, side by side: transfers, metadata, the machine's limits.
+
+    python bench/run.py [--quick] [--rounds N] [--only transfer|metadata|limits|cache]
+                        [--no-upstream] [--output PATH]
+
+Starts both servers on loopback (Spyglass: uvicorn with 2 workers; upstream Glance 33.0.0
+under uWSGI with 2 processes, installed into its own venv by ``bench/upstream/glance.sh``;
+both unauthenticated, SQLite in WAL mode, filesystem store), seeds their databases by direct
+SQL inserts, runs every workload against each in turn (alternating which goes first),
+repeats the rounds, and prints one table of medians with the ratio Spyglass/upstream and
+whether each target is met. A full run (no ``--only``) writes ``docs/performance.md``;
+partial runs write ``.bench/suite/performance.md`` unless ``--output`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from suite import http, seed, workloads
+from suite.servers import (
+    REPO,
+    WORKERS,
+    RssSampler,
+    Server,
+    Spyglass,
+    Upstream,
+    source_digest,
+)
+
+MIB = 1024 * 1024
+PHASES = ("limits", "transfer", "metadata", "cache")
+TARGET_RSS_MIB = 150
+
+
+@dataclass
+class Plan:
+    rounds: int
+    duration: float
+    sizes: list[int]
+    parallel: int
+    parallel_size: int
+    datasets: list[int]
+    limits_size: int
+    phases: list[str]
+    upstream: bool
+    cache_size: int = 256 * MIB
+
+
+@dataclass
+class Results:
+    """Per-round values: figure key -> server name -> values."""
+
+    values: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, key: str, server: str, value: float) -> None:
+        self.values.setdefault(key, {}).setdefault(server, []).append(value)
+
+    def median(self, key: str, server: str) -> float:
+        found = [v for v in self.values.get(key, {}).get(server, []) if not math.isnan(v)]
+        return statistics.median(found) if found else math.nan
+
+    def spread(self, key: str, server: str) -> tuple[float, float]:
+        found = [v for v in self.values.get(key, {}).get(server, []) if not math.isnan(v)]
+        return (min(found), max(found)) if found else (math.nan, math.nan)
+
+
+def log(message: str) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    print(f"[{stamp}] {message}", flush=True)
+
+
+def size_label(size: int) -> str:
+    return f"{size // 1024**3} GiB" if size % 1024**3 == 0 else f"{size // MIB} MiB"
+
+
+def alternate(servers: list[Server], round_index: int) -> list[Server]:
+    return servers if round_index % 2 == 0 else servers[::-1]
+
+
+def attempt(results: Results, what: str, action: Callable[[], None]) -> None:
+    try:
+        action()
+    except Exception as exc:  # one failed figure must not lose the rest of the run
+        message = f"{what}: {type(exc).__name__}: {exc}"
+        results.notes.append(message)
+        log(f"  ! {message}")
+
+
+# --- phases ---------------------------------------------------------------------------
+
+
+def run_limits(plan: Plan, results: Results, work: Path) -> None:
+    for round_index in range(plan.rounds):
+        limits = workloads.measure_limits(plan.limits_size, work)
+        for name, value in vars(limits).items():
+            results.add(f"limit {name}", "machine", value)
+        log(
+            f"limits round {round_index + 1}: md5+sha512 {limits.hash_mb_s:.0f} MB/s, "
+            f"copy {limits.copy_mb_s:.0f} MB/s, loopback {limits.loopback_mb_s:.0f} MB/s"
+        )
+
+
+def _transfer_once(
+    results: Results, server: Server, label: str, size: int, parallel: int, checksum: str
+) -> None:
+    figures = workloads.transfer(server, size, checksum, parallel)
+    results.add(f"upload {label}", server.name, figures.upload_mb_s)
+    results.add(f"download {label}", server.name, figures.download_mb_s)
+    results.add("rss process transfer", server.name, figures.rss_process_mib)
+    results.add("rss total transfer", server.name, figures.rss_total_mib)
+    results.add(f"failed {label}", server.name, figures.failed)
+    if figures.failed:
+        results.notes.append(
+            f"{server.name}, {label}: {figures.failed} upload(s) failed ({figures.first_error}); "
+            "MB/s count the bytes of the others"
+        )
+    log(
+        f"{server.name:8} {label:>14}: up {figures.upload_mb_s:6.0f} MB/s, "
+        f"down {figures.download_mb_s:6.0f} MB/s, RSS {figures.rss_process_mib:.0f} MiB "
+        f"largest process, {figures.rss_total_mib:.0f} MiB total"
+        + (f", {figures.failed} uploads FAILED: {figures.first_error}" if figures.failed else "")
+    )
+
+
+def run_transfers(plan: Plan, results: Results, servers: list[Server]) -> None:
+    checksums = {size: http.pattern_md5(size) for size in {*plan.sizes, plan.parallel_size}}
+    batches = [(size, 1) for size in plan.sizes] + [(plan.parallel_size, plan.parallel)]
+    for round_index in range(plan.rounds):
+        log(f"transfers, round {round_index + 1}")
+        for size, parallel in batches:
+            label = size_label(size) if parallel == 1 else f"{parallel} x {size_label(size)}"
+            for server in alternate(servers, round_index):
+                attempt(
+                    results,
+                    f"{server.name} transfer {label}",
+                    partial(
+                        _transfer_once, results, server, label, size, parallel, checksums[size]
+                    ),
+                )
+
+
+def ensure_dataset(servers: list[Server], count: int) -> None:
+    """Stop the servers, top their databases up to ``count`` seeded images, restart."""
+    for server in servers:
+        server.stop()
+        present = seed.count_images(server.db_path)
+        if present < count:
+            started = time.perf_counter()
+            seed.seed(server.db_path, present, count, server.store_dir, server.store_id)
+            elapsed = time.perf_counter() - started
+            log(f"{server.name}: seeded {count - present} images in {elapsed:.1f} s")
+        server.start()
+        workloads.warm_up(server)
+
+
+def dataset_label(count: int) -> str:
+    return f"{count // 1000}k" if count % 1000 == 0 else str(count)
+
+
+def run_metadata(plan: Plan, results: Results, servers: list[Server]) -> None:
+    for count in plan.datasets:
+        ensure_dataset(servers, count)
+        drivers = {server.name: workloads.MetadataDriver(server) for server in servers}
+        with contextlib.ExitStack() as stack:
+            samplers = {s.name: stack.enter_context(RssSampler(s.pid())) for s in servers}
+            for round_index in range(plan.rounds):
+                for concurrency in (1, 32):
+                    for operation in workloads.OPERATIONS:
+                        key = f"{operation}|{concurrency}|{count}"
+                        line = []
+                        for server in alternate(servers, round_index):
+                            figures = drivers[server.name].run(
+                                operation, concurrency, plan.duration, warmup=0.3
+                            )
+                            results.add(key + "|rps", server.name, figures.rps)
+                            results.add(key + "|p50", server.name, figures.p50_ms)
+                            results.add(key + "|p99", server.name, figures.p99_ms)
+                            results.add(key + "|client", server.name, figures.client_cpu_share)
+                            results.add(key + "|errors", server.name, figures.errors)
+                            line.append(
+                                f"{server.name} {figures.rps:6.0f}/s "
+                                f"p50 {figures.p50_ms:6.1f} p99 {figures.p99_ms:6.1f} ms"
+                                + (f" ({figures.errors} errors)" if figures.errors else "")
+                            )
+                        log(
+                            f"round {round_index + 1} {dataset_label(count):>4} c={concurrency:<2} "
+                            f"{operation:17} " + " | ".join(line)
+                        )
+            for name, sampler in samplers.items():
+                sampler.sample()
+                results.add("rss process metadata", name, sampler.peak_process / MIB)
+                results.add("rss total metadata", name, sampler.peak_total / MIB)
+
+
+def run_cache(plan: Plan, results: Results, work: Path, spyglass: Spyglass) -> None:
+    """The hook for cache-hit downloads: measured once Spyglass answers ``/v2/cache``."""
+    cache_dir = work / "spyglass-cache"
+    candidate = Spyglass(
+        work / "cache-run",
+        [f"image_cache_dir = {cache_dir}", "[paste_deploy]", "flavor = cachemanagement"],
+    )
+    candidate.start(fresh=True)
+    try:
+        if not workloads.has_cache(candidate):
+            results.notes.append(
+                "cache-hit download: not measured, Spyglass has no image cache yet "
+                "(GET /v2/cache is not served); bench/suite/workloads.py:cache_hit_download "
+                "is the hook"
+            )
+            log("cache: Spyglass has no /v2/cache yet; skipped")
+            return
+        servers: list[Server] = [candidate]
+        if plan.upstream:
+            upstream = Upstream(work / "cache-run", cache=True)
+            upstream.start(fresh=True)
+            servers.append(upstream)
+        checksum = http.pattern_md5(plan.cache_size)
+        try:
+            for round_index in range(plan.rounds):
+                for server in alternate(servers, round_index):
+                    value = workloads.cache_hit_download(server, plan.cache_size, checksum)
+                    if value is not None:
+                        results.add(
+                            f"cache-hit download {size_label(plan.cache_size)}", server.name, value
+                        )
+        finally:
+            for server in servers[1:]:
+                server.stop()
+    finally:
+        candidate.stop()
+
+
+# --- the table ------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    figure: str
+    spyglass: str
+    upstream: str
+    ratio: str
+    target: str = ""
+
+
+def fmt(value: float, digits: int = 0) -> str:
+    return "—" if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b and not math.isnan(a) and not math.isnan(b) else math.nan
+
+
+def times(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:,.2f}x"
+
+
+def verdict(ok: bool | None, text: str) -> str:
+    if ok is None:
+        return f"{text}: ?"
+    return f"{text}: {'met' if ok else 'MISSED'}"
+
+
+def build_rows(results: Results, plan: Plan) -> list[Row]:
+    rows: list[Row] = []
+    s, u = "spyglass", "upstream"
+    hash_rate = results.median("limit hash_mb_s", "machine")
+    copy_rate = results.median("limit copy_mb_s", "machine")
+
+    for key in [k for k in results.values if k.startswith(("upload ", "download "))]:
+        ms, mu = results.median(key, s), results.median(key, u)
+        r = ratio(ms, mu)
+        target = ""
+        if key == "upload 1 GiB":
+            share = ratio(ms, hash_rate)
+            target = "; ".join(
+                [
+                    verdict(None if math.isnan(r) else r >= 1.5, "≥1.5x"),
+                    verdict(
+                        None if math.isnan(share) else share >= 0.8,
+                        f"≥80% of md5+sha512 ({fmt(share * 100)}%)",
+                    ),
+                ]
+            )
+        elif key == "download 1 GiB":
+            share = ratio(ms, copy_rate)
+            target = "; ".join(
+                [
+                    verdict(None if math.isnan(r) else r >= 2, "≥2x"),
+                    verdict(
+                        None if math.isnan(share) else share >= 0.7,
+                        f"≥70% of copy ({fmt(share * 100)}%)",
+                    ),
+                ]
+            )
+        cells = []
+        for name, value in ((s, ms), (u, mu)):
+            label = key.split(" ", 1)[1]
+            failed = sum(results.values.get(f"failed {label}", {}).get(name, []))
+            cells.append(fmt(value) + (f" ({failed:.0f} uploads failed)" if failed else ""))
+        rows.append(Row(f"{key} (MB/s)", cells[0], cells[1], times(r), target))
+
+    for phase in ("transfer", "metadata"):
+        key = f"rss process {phase}"
+        if key not in results.values:
+            continue
+        ms, mu = (
+            max(results.values[key].get(s, [math.nan])),
+            max(results.values[key].get(u, [math.nan])),
+        )
+        ts = max(results.values[f"rss total {phase}"].get(s, [math.nan]))
+        tu = max(results.values[f"rss total {phase}"].get(u, [math.nan]))
+        rows.append(
+            Row(
+                f"peak RSS, {phase}, largest process / all (MiB)",
+                f"{fmt(ms)} / {fmt(ts)}",
+                f"{fmt(mu)} / {fmt(tu)}",
+                times(ratio(ms, mu)),
+                verdict(
+                    None if math.isnan(ms) else ms < TARGET_RSS_MIB,
+                    f"<{TARGET_RSS_MIB} MiB per worker",
+                ),
+            )
+        )
+
+    for count in plan.datasets:
+        for concurrency in (1, 32):
+            for operation in workloads.OPERATIONS:
+                key = f"{operation}|{concurrency}|{count}"
+                if key + "|rps" not in results.values:
+                    continue
+                cells = []
+                for name in (s, u):
+                    rps = results.median(key + "|rps", name)
+                    errors = sum(results.values.get(key + "|errors", {}).get(name, []))
+                    cells.append(
+                        "—"
+                        if math.isnan(rps)
+                        else f"{fmt(rps)}/s, p50 {fmt(results.median(key + '|p50', name), 1)} "
+                        f"p99 {fmt(results.median(key + '|p99', name), 1)} ms"
+                        + (f" ({errors:.0f} errors)" if errors else "")
+                    )
+                r = ratio(results.median(key + "|rps", s), results.median(key + "|rps", u))
+                targets = []
+                if concurrency == 32 and operation in ("show", "create", "list first page"):
+                    targets.append(verdict(None if math.isnan(r) else r >= 5, "≥5x req/s"))
+                if concurrency == 1 and operation == "create":
+                    p50 = results.median(key + "|p50", s)
+                    targets.append(verdict(None if math.isnan(p50) else p50 < 5, "p50 <5 ms"))
+                if concurrency == 1 and operation.startswith("list") and count >= 100_000:
+                    p99 = results.median(key + "|p99", s)
+                    targets.append(verdict(None if math.isnan(p99) else p99 < 50, "p99 <50 ms"))
+                rows.append(
+                    Row(
+                        f"{operation}, c={concurrency}, {dataset_label(count)} images",
+                        cells[0],
+                        cells[1],
+                        times(r),
+                        "; ".join(targets),
+                    )
+                )
+
+    for key in [k for k in results.values if k.startswith("cache-hit")]:
+        ms, mu = results.median(key, s), results.median(key, u)
+        rows.append(Row(f"{key} (MB/s)", fmt(ms), fmt(mu), times(ratio(ms, mu))))
+    return rows
+
+
+def limit_rows(results: Results) -> list[tuple[str, str]]:
+    names = {
+        "hash_mb_s": "md5 + sha512 over the same bytes, one core",
+        "md5_mb_s": "md5 alone",
+        "sha512_mb_s": "sha512 alone",
+        "copy_mb_s": "plain file copy (read + write, 1 MiB pieces, page cache)",
+        "loopback_mb_s": "TCP over loopback (1 MiB send/recv)",
+    }
+    return [
+        (label, f"{fmt(results.median(f'limit {name}', 'machine'))} MB/s")
+        for name, label in names.items()
+        if f"limit {name}" in results.values
+    ]
+
+
+def text_table(rows: list[Row]) -> str:
+    header = Row("figure", "Spyglass", "upstream", "ratio", "target")
+    table = [header, *rows]
+    widths = [
+        max(len(getattr(r, f)) for r in table) for f in ("figure", "spyglass", "upstream", "ratio")
+    ]
+    lines = []
+    for r in table:
+        cells = [r.figure, r.spyglass, r.upstream, r.ratio]
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + ("  " + r.target if r.target else "")
+        )
+        if r is header:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    lines = ["| figure | Spyglass | upstream | ratio | target |", "|---|---:|---:|---:|---|"]
+    lines += [
+        f"| {r.figure} | {r.spyglass} | {r.upstream} | {r.ratio} | {r.target} |" for r in rows
+    ]
+    return "\n".join(lines)
+
+
+# --- the document ---------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = "unknown"
+    with contextlib.suppress(OSError):
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kib / 1024**2:.0f} GiB"
+    revision = subprocess.run(
+        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "cpu": f"{os.cpu_count()} cores ({cpu})",
+        "memory": memory,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "revision": revision or "unknown",
+    }
+
+
+def kept_sections(path: Path, headings: tuple[str, ...]) -> str:
+    """Sections of the existing document to carry over verbatim."""
+    if not path.exists():
+        return ""
+    kept, keeping = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            keeping = line.startswith(headings)
+        if keeping:
+            kept.append(line)
+    return "\n".join(kept).strip() + "\n" if kept else ""
+
+
+def write_document(
+    path: Path, rows: list[Row], results: Results, plan: Plan, info: dict[str, str], command: str
+) -> None:
+    kept = kept_sections(path, ("## Memory stays flat", "## Where the time goes"))
+    limits = "\n".join(f"| {label} | {value} |" for label, value in limit_rows(results))
+    notes = "\n".join(f"- {note}" for note in results.notes) or "- none"
+    sizes = ", ".join(size_label(s) for s in plan.sizes)
+    text = f"""# Performance
+
+Figures are from one machine and one run; compare only figures taken in the same run. The
+machine is shared (other jobs ran at the same time) and noisy: spreads of 1.5x between runs
+are normal, which is why every figure is the median of {plan.rounds} round(s), with the two
+servers measured in turn (alternating which goes first) for every workload.
+
+## How it was measured
+
+Command: `{command}` (all of it: `python bench/run.py`; a few minutes: `--quick`).
+
+- Machine: {info["cpu"]}, {info["memory"]}, Linux {info["kernel"]}, Python {info["python"]}.
+  Date: {info["date"]}. Spyglass revision {info["revision"]}. Load average before/after:
+  {info["load"]}.
+- Spyglass: `spyglass api --workers {WORKERS}` (uvicorn, httptools, uvloop), SQLite (WAL,
+  `synchronous=NORMAL`, its own setting) and the filesystem store.
+- Upstream: Glance 33.0.0 from PyPI in its own venv (`bench/upstream/glance.sh`), uWSGI
+  with {WORKERS} processes and one thread each, the workers speaking HTTP themselves
+  (`http-socket`, as upstream's `httpd/glance-api-uwsgi.ini`; `UPSTREAM_HTTP=socket`),
+  unauthenticated, SQLite switched to WAL once after `db_sync` (oslo.db leaves
+  `synchronous` at FULL), multi-store configuration with one `file` backend
+  (`enabled_backends = fs:file`; single- or multi-store makes no difference to these paths),
+  `Connection: close` on every answer as upstream ships it. In a spot check, uWSGI's HTTP
+  router in front instead (devstack's layout, `--upstream-http router`) made upstream's
+  downloads 3-5x slower and halved its req/s at concurrency 32, so the comparison is
+  against the faster layout.
+- The client is the suite itself on the same two cores: a closed loop of raw asyncio
+  HTTP/1.1 connections (keep-alive attempted with both servers; upstream closes every
+  connection, so its figures include a TCP connect per request), and blocking sockets moving
+  1 MiB buffers with `Content-Length` for the transfers (its CPU share is in the notes).
+- Transfers: {sizes}, then {plan.parallel} concurrent uploads of {size_label(plan.parallel_size)}
+  each followed by {plan.parallel} concurrent downloads (MB/s = all bytes / wall time). Every
+  upload's checksum is checked. RSS is sampled every 50 ms over all the server's processes
+  (the uvicorn supervisor and workers; the uWSGI master and workers).
+- Metadata: {plan.duration:g} s per figure at concurrency 1 and 32, after a 0.3 s warm-up,
+  with {" and ".join(f"{c:,}" for c in plan.datasets)} active images present (seeded by
+  direct SQL inserts, identical on both: two properties, one tag and one location each).
+  show = `GET /v2/images/{{id}}`; list first page = `GET /v2/images` (25 images); filtered =
+  `?disk_format=qcow2&os_distro=fedora` (10% match); sorted = `?sort=name:asc`; deep
+  marker = the page after the 100th-oldest image; update = JSON-patch `add` of a property on
+  one of 1,000 images in turn; create = `POST` with two formats, a tag and a property;
+  delete = the images the create run made (those it does not reach in time, and any it
+  failed to delete, are soft-deleted in SQL afterwards, so each data set keeps its size).
+  Cells are req/s of successful answers, then their p50 and p99 latency; errors are
+  counted apart.
+
+## Results
+
+{markdown_table(rows)}
+
+Targets are benchmarks, not tests. Latency targets are read at concurrency 1 (at 32 the
+latency is mostly queueing behind {WORKERS} workers).
+
+## What the machine allows
+
+| work | rate |
+|---|---:|
+{limits}
+
+Notes from the run:
+
+{notes}
+
+{kept}"""
+    path.write_text(text.rstrip() + "\n")
+
+
+# --- main -----------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one short round (a few minutes)")
+    parser.add_argument("--rounds", type=int, help="rounds per figure (default 3, quick 1)")
+    parser.add_argument("--duration", type=float, help="seconds per metadata figure")
+    parser.add_argument(
+        "--only", action="append", choices=PHASES, help="run only this part (repeatable)"
+    )
+    parser.add_argument("--no-upstream", action="store_true", help="measure Spyglass alone")
+    parser.add_argument(
+        "--upstream-http",
+        choices=("socket", "router"),
+        default="socket",
+        help="uWSGI front for upstream: workers on http-socket (default) or the HTTP router",
+    )
+    parser.add_argument("--datasets", help="comma-separated image counts (default 1000,100000)")
+    parser.add_argument("--output", type=Path, help="where to write the Markdown report")
+    return parser.parse_args(argv)
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    quick = bool(args.quick)
+    datasets = [int(c) for c in (args.datasets or "1000,100000").split(",")]
+    return Plan(
+        rounds=args.rounds or (1 if quick else 3),
+        duration=args.duration or (1.0 if quick else 3.0),
+        sizes=[256 * MIB] if quick else [1024 * MIB, 256 * MIB],
+        parallel=8,
+        parallel_size=(32 if quick else 256) * MIB,
+        datasets=sorted(datasets),
+        limits_size=(256 if quick else 1024) * MIB,
+        phases=list(args.only or PHASES),
+        upstream=not args.no_upstream,
+        cache_size=(64 if quick else 256) * MIB,
+    )
+
+
+@contextlib.contextmanager
+def running(servers: list[Server], first_dataset: int) -> Iterator[None]:
+    try:
+        for server in servers:
+            server.start(fresh=True)
+            server.stop()
+            seed.seed(server.db_path, 0, first_dataset, server.store_dir, server.store_id)
+            server.start()
+            workloads.warm_up(server)
+            log(f"{server.name} listening on {server.url} (pid {server.pid()})")
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the ``finally`` that stops the servers
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    args = parse_args(argv)
+    plan = make_plan(args)
+    work = REPO / ".bench" / "suite"
+    work.mkdir(parents=True, exist_ok=True)
+    command = "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    info = machine()
+    info["revision"] += f" (source digest {source_digest()})"
+    info["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+
+    spyglass = Spyglass(work)
+    servers: list[Server] = [spyglass]
+    if plan.upstream:
+        Upstream.install()
+        servers.append(Upstream(work, http=args.upstream_http))
+    results = Results()
+    if "limits" in plan.phases:
+        run_limits(plan, results, work)
+    if {"transfer", "metadata"} & set(plan.phases):
+        with running(servers, plan.datasets[0]):
+            if "transfer" in plan.phases:
+                run_transfers(plan, results, servers)
+            if "metadata" in plan.phases:
+                run_metadata(plan, results, servers)
+    if "cache" in plan.phases:
+        run_cache(plan, results, work, spyglass)
+
+    if len(spyglass.sources) > 1:
+        results.notes.append(
+            f"Spyglass's source changed during the run ({len(spyglass.sources)} versions "
+            "started): figures mix code versions; run again"
+        )
+    for server in servers:
+        if isinstance(server, Upstream) and server.locked_errors:
+            results.notes.append(
+                f"upstream logged {server.locked_errors} 'database is locked' errors "
+                "(SQLite, concurrent writes from its 2 processes); they answer 500"
+            )
+    shares = [
+        share
+        for key, per_server in results.values.items()
+        if key.endswith("|client")
+        for values in per_server.values()
+        for share in values
+    ]
+    if shares:
+        results.notes.append(
+            f"the load generator used at most {max(shares) * 100:.0f}% of one core "
+            f"(median {statistics.median(shares) * 100:.0f}%) during the metadata runs"
+        )
+    load_after = os.getloadavg()
+    info["load"] = f"{load_before[0]:.1f} / {load_after[0]:.1f}"
+    rows = build_rows(results, plan)
+    print()
+    print(text_table(rows))
+    print()
+    for label, value in limit_rows(results):
+        print(f"limit: {label}: {value}")
+    for note in results.notes:
+        print(f"note: {note}")
+    full = set(plan.phases) == set(PHASES) and plan.upstream and not args.quick
+    output = args.output or (REPO / "docs" / "performance.md" if full else work / "performance.md")
+    write_document(output, rows, results, plan, info, command.strip())
+    log(f"wrote {output} after {(time.perf_counter() - started) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Spyglass benchmark suite: ``python bench/run.py`` (see ``bench/run.py``)."""
