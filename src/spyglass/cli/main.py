@@ -68,6 +68,7 @@ def api(
 
     from spyglass.api.app import build_app, database_url
     from spyglass.api.asgi import serve_environment
+    from spyglass.cli.workers import serve_workers
 
     settings = _settings(
         config_file, config_dir, bind_host=bind_host, bind_port=bind_port, workers=workers
@@ -80,9 +81,6 @@ def api(
     if url.startswith("sqlite:"):  # the embedded database sets itself up
         _sync(url)
     options: dict[str, Any] = {
-        "host": settings.bind_host,
-        "port": settings.bind_port,
-        "backlog": settings.backlog,
         "log_level": "info" if settings.debug else "warning",
         "access_log": settings.debug,
         "http": "httptools",
@@ -91,11 +89,17 @@ def api(
     try:
         if settings.workers > 1:
             os.environ.update(serve_environment(config_file or [], config_dir, data_dir))
-            uvicorn.run(
-                "spyglass.api.asgi:create_app", factory=True, workers=settings.workers, **options
+            code = serve_workers(
+                settings.workers, settings.bind_host, settings.bind_port, settings.backlog, options
             )
-        else:
-            uvicorn.run(build_app(settings, data_dir=data_dir), **options)
+            raise typer.Exit(code)
+        uvicorn.run(
+            build_app(settings, data_dir=data_dir),
+            host=settings.bind_host,
+            port=settings.bind_port,
+            backlog=settings.backlog,
+            **options,
+        )
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None

@@ -60,26 +60,35 @@ def _in_session(session: Session, work: Callable[[Session], T], write: bool) -> 
 
 
 class ThreadedDatabase(Database):
-    """A sync engine whose work runs in worker threads (SQLite)."""
+    """A sync engine whose work runs in worker threads (SQLite).
+
+    SQLite has one writer at a time. Writes in this process take turns (one
+    thread) and start with ``BEGIN IMMEDIATE``, so they queue here in order
+    rather than many threads polling the database lock; reads run alongside.
+    """
 
     def __init__(self, engine: Engine, *, threads: int = 16) -> None:
         self.engine = engine
+        self.write_engine = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self.dialect = engine.dialect.name
-        self._limiter = anyio.CapacityLimiter(threads)
+        self._readers = anyio.CapacityLimiter(threads)
+        self._writer = anyio.CapacityLimiter(1)
 
     def _work(self, work: Callable[[Session], T], write: bool) -> T:
-        with Session(self.engine, expire_on_commit=False) as session:
+        engine = self.write_engine if write else self.engine
+        with Session(engine, expire_on_commit=False) as session:
             return _in_session(session, work, write)
 
     async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T:
-        return await anyio.to_thread.run_sync(self._work, work, write, limiter=self._limiter)
+        limiter = self._writer if write else self._readers
+        return await anyio.to_thread.run_sync(self._work, work, write, limiter=limiter)
 
     def _connection_work(self, work: Callable[[Connection], None]) -> None:
         with self.engine.begin() as connection:
             work(connection)
 
     async def run_on_connection(self, work: Callable[[Connection], None]) -> None:
-        await anyio.to_thread.run_sync(self._connection_work, work, limiter=self._limiter)
+        await anyio.to_thread.run_sync(self._connection_work, work, limiter=self._writer)
 
     async def dispose(self) -> None:
         self.engine.dispose()
@@ -129,13 +138,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    """Start transactions ourselves: deferred for reads, ``IMMEDIATE`` for writes."""
+    connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
 def create_database(connection: str) -> Database:
     """The database a connection URL names, with driver-appropriate settings."""
     url = _parse(connection)
     if url.get_backend_name() == "sqlite":
         engine = create_sync_engine(
-            url.set(drivername="sqlite"), connect_args={"check_same_thread": False}
+            url.set(drivername="sqlite"),
+            connect_args={"check_same_thread": False, "isolation_level": None},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return ThreadedDatabase(engine)
     return AsyncDatabase(create_async_engine(async_url(connection), pool_pre_ping=True))

@@ -80,3 +80,34 @@ def test_seed_config_files_load_as_they_are(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "default_store = file" in result.stdout
     assert "sql_connection = mysql://glance:***@127.0.0.1/glance" in result.stdout
+
+
+def test_several_workers_serve_and_stop_cleanly(tmp_path: Path) -> None:
+    import time
+
+    import httpx
+
+    from tests.server import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "spyglass", "api", "--workers", "2", "--data-dir", "d",
+         "--bind-host", "127.0.0.1", "--bind-port", str(port)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                if httpx.get(f"{url}/versions", trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        created = httpx.post(f"{url}/v2/images", json={"name": "w"}, trust_env=False)
+        assert created.status_code == 201
+        for _ in range(10):  # fresh connections land on either worker; both see the image
+            shown = httpx.get(f"{url}/v2/images/{created.json()['id']}", trust_env=False)
+            assert shown.status_code == 200
+    finally:
+        process.terminate()
+        assert process.wait(timeout=20) == 0

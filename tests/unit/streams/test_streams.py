@@ -33,7 +33,9 @@ async def _collect(stream: AsyncIterator[bytes]) -> list[bytes]:
         ((b"", b""), 4, []),
     ],
 )
-async def test_rechunk_gathers_without_splitting(pieces: tuple[bytes, ...], size: int, expected: list[bytes]) -> None:
+async def test_rechunk_gathers_without_splitting(
+    pieces: tuple[bytes, ...], size: int, expected: list[bytes]
+) -> None:
     assert await _collect(rechunk(_source(*pieces), size)) == expected
 
 
