@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from spyglass.db import rows
 from spyglass.db.engine import Database
-from spyglass.db.listing import build_list_select
+from spyglass.db.listing import IMAGE_COLUMNS, build_list_select
 from spyglass.db.models import ImageLocationRow, ImageRow
 from spyglass.domain.image import Image, ImageStatus
 from spyglass.errors import BadRequest, Conflict, Duplicate, ImageNotFound
@@ -88,9 +88,9 @@ class SqlImageRepository:
 
     @staticmethod
     def _get(session: Session, image_id: str) -> Image:
-        row = session.scalar(
-            select(ImageRow).where(ImageRow.id == image_id, ImageRow.deleted == false())
-        )
+        row = session.execute(
+            select(IMAGE_COLUMNS).where(ImageRow.id == image_id, ImageRow.deleted == false())
+        ).first()
         if row is None:
             raise _not_found(image_id)
         return rows.load(session, [row])[0]
@@ -103,7 +103,7 @@ class SqlImageRepository:
             if marker is None or marker.deleted:
                 raise BadRequest(f"marker {query.marker} could not be found.")
         dialect = session.get_bind().dialect.name
-        found = session.scalars(build_list_select(query, marker, dialect)).all()
+        found = session.execute(build_list_select(query, marker, dialect)).all()
         return rows.load(session, found)
 
     @staticmethod

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import false, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
-from spyglass.db.models import ImageLocationRow, ImagePropertyRow, ImageRow, ImageTagRow
+from spyglass.db.models import ImageLocationRow, ImagePropertyRow, ImageTagRow
 from spyglass.domain.image import Image, ImageStatus, Location, Visibility
 
 SCALARS = (
@@ -46,8 +46,9 @@ def children_select(ids: Sequence[str]) -> Any:
     )  # fmt: skip
 
 
-def load(session: Session, rows: Sequence[ImageRow]) -> list[Image]:
-    """Build images from rows, fetching every child for the whole page at once."""
+def load(session: Session, rows: Sequence[Any]) -> list[Image]:
+    """Build images from ``images`` rows (anything with its columns as attributes),
+    fetching every child for the whole page at once."""
     if not rows:
         return []
     props: dict[str, dict[str, str]] = defaultdict(dict)
