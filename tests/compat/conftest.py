@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import random
 import shlex
@@ -232,3 +233,19 @@ def assert_holds_payload(client: httpx.Client, image_id: str, payload: Payload) 
     assert stored.status_code == 200
     assert hashlib.sha512(stored.content).hexdigest() == payload.sha512
     return image
+
+
+@pytest.fixture(autouse=True)
+def _http_log(caplog: pytest.LogCaptureFixture) -> None:
+    """Keep keystoneauth's request/response log, shown by pytest when a test fails."""
+    caplog.set_level(logging.DEBUG, logger="keystoneauth")
+
+
+@pytest.fixture(scope="module")
+def _clean_environ() -> Iterator[None]:
+    """The SDK runs in-process: hide OS_* variables and proxies (requests honours them)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("OS_") or name.lower().endswith("_proxy"):
+                patch.delenv(name)
+        yield

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -241,22 +239,6 @@ def test_openstack_member_refusals(osc: Cli, client: httpx.Client, make_image: M
 
 
 # --- openstacksdk ----------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _http_log(caplog: pytest.LogCaptureFixture) -> None:
-    """Keep keystoneauth's request/response log, shown by pytest when a test fails."""
-    caplog.set_level(logging.DEBUG, logger="keystoneauth")
-
-
-@pytest.fixture(scope="module")
-def _clean_environ() -> Iterator[None]:
-    """The SDK runs in-process: hide OS_* variables and proxies (requests honours them)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("OS_") or name.lower().endswith("_proxy"):
-                patch.delenv(name)
-        yield
 
 
 Connect = Callable[..., "ImageProxy"]

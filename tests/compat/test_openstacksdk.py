@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,22 +37,6 @@ pytestmark = [
         "ignore:The ignore_missing parameter of all find_:PendingDeprecationWarning"
     ),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _http_log(caplog: pytest.LogCaptureFixture) -> None:
-    """Keep keystoneauth's request/response log, shown by pytest when a test fails."""
-    caplog.set_level(logging.DEBUG, logger="keystoneauth")
-
-
-@pytest.fixture(scope="module")
-def _clean_environ() -> Iterator[None]:
-    """The SDK runs in-process: hide OS_* variables and proxies (requests honours them)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("OS_") or name.lower().endswith("_proxy"):
-                patch.delenv(name)
-        yield
 
 
 @pytest.fixture(scope="module")
