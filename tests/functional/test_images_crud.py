@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -283,3 +284,20 @@ def test_methods_not_allowed_list_the_allowed_ones(client: httpx.Client) -> None
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
     assert client.put(f"/v2/images/{uuid.uuid4()}").status_code == 405
     assert client.post("/v2/schemas/image").status_code == 405
+
+
+def test_oversized_json_bodies_are_413(client: httpx.Client) -> None:
+    huge = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    response = client.post("/v2/images", content=huge, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"name": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}'
+
+    chunked = client.post(
+        "/v2/images", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert chunked.status_code == 413

@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from spyglass.api.state import Services
 from spyglass.context import RequestContext
-from spyglass.errors import BadRequest
+from spyglass.errors import BadRequest, TooLarge
 
 
 def services(request: Request) -> Services:
@@ -22,9 +22,27 @@ def context(request: Request) -> RequestContext:
     return ctx
 
 
+MAX_JSON_BODY = 1024 * 1024
+"""Metadata documents are small; a larger JSON body is refused before it is held."""
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"Request body is larger than {limit} bytes.")
+    pieces: list[bytes] = []
+    held = 0
+    async for piece in request.stream():
+        held += len(piece)
+        if held > limit:
+            raise TooLarge(f"Request body is larger than {limit} bytes.")
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 async def json_body(request: Request) -> Any:
     """Decode a JSON body; malformed or missing JSON is 400, never 500."""
-    raw = await request.body()
+    raw = await _bounded_body(request, MAX_JSON_BODY)
     if not raw:
         raise BadRequest("Malformed JSON in request body: the body is empty.")
     try:
@@ -38,6 +56,6 @@ async def require_no_body(request: Request) -> None:
     if request.headers.get("content-length", "0") not in ("", "0") or request.headers.get(
         "transfer-encoding"
     ):
-        body = await request.body()
-        if body:
-            raise BadRequest("This operation does not accept a request body.")
+        async for piece in request.stream():  # the first bytes decide; nothing is kept
+            if piece:
+                raise BadRequest("This operation does not accept a request body.")
