@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from spyglass.context import RequestContext
 from spyglass.domain import properties as props
@@ -30,6 +30,7 @@ from spyglass.stores.registry import StoreSet
 log = logging.getLogger(__name__)
 
 _SAVE_ATTEMPTS = 3
+T = TypeVar("T")
 _FORMAT_FIELDS = frozenset({"disk_format", "container_format"})
 
 
@@ -128,34 +129,47 @@ class ImageService:
 
     # -- update ---------------------------------------------------------------------------
 
-    async def update(self, ctx: RequestContext, image_id: str, changes: Sequence[Change]) -> Image:
-        """Apply every change to a copy, validate the result, then save once.
+    async def _modify(
+        self, ctx: RequestContext, image_id: str, mutate: Callable[[Image], Awaitable[T]]
+    ) -> tuple[Image, T]:
+        """Load, authorize, change a copy, check quotas and save once.
 
         The save compares-and-swaps on status; if an upload moved the image
-        meanwhile, the changes are re-applied to the fresh row.
+        meanwhile, ``mutate`` runs again on the fresh row.
         """
         for attempt in range(_SAVE_ATTEMPTS):
             current = await self.get(ctx, image_id)
             self.access.authorize(ctx, current, "modify_image")
             updated = current.copy()
-            edits = LocationEdits()
-            for change in changes:
-                if change.name == "locations":
-                    await self.locations.apply(ctx, updated, change, edits)
-                else:
-                    self._apply(ctx, updated, change)
-            self.validator.validate(_as_document(updated))
+            result = await mutate(updated)
             self._check_quotas(updated)
             try:
-                saved = await self.repo.save(updated, expect_status=current.status)
+                return await self.repo.save(updated, expect_status=current.status), result
             except Conflict:
                 if attempt == _SAVE_ATTEMPTS - 1:
                     raise
-                continue
-            for url in edits.removed:
-                await delete_data(self.stores, url)
-            return saved
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def update(self, ctx: RequestContext, image_id: str, changes: Sequence[Change]) -> Image:
+        """Apply every change to a copy and validate the result; nothing is saved on error.
+
+        Data of removed locations is deleted only after the save.
+        """
+
+        async def apply_all(image: Image) -> LocationEdits:
+            edits = LocationEdits()
+            for change in changes:
+                if change.name == "locations":
+                    await self.locations.apply(ctx, image, change, edits)
+                else:
+                    self._apply(ctx, image, change)
+            self.validator.validate(_as_document(image))
+            return edits
+
+        saved, edits = await self._modify(ctx, image_id, apply_all)
+        for url in edits.removed:
+            await delete_data(self.stores, url)
+        return saved
 
     def _apply(self, ctx: RequestContext, image: Image, change: Change) -> None:
         name = change.name
@@ -240,23 +254,15 @@ class ImageService:
         add: str | None = None,
         remove: str | None = None,
     ) -> None:
-        for attempt in range(_SAVE_ATTEMPTS):
-            current = await self.get(ctx, image_id)
-            self.access.authorize(ctx, current, "modify_image")
-            updated = current.copy()
+        async def change(image: Image) -> None:
             if add is not None:
-                updated.tags.add(add)
+                image.tags.add(add)
             if remove is not None:
-                if remove not in updated.tags:
+                if remove not in image.tags:
                     raise NotFound(f"Tag {remove} not found on image {image_id}.")
-                updated.tags.discard(remove)
-            self._check_quotas(updated)
-            try:
-                await self.repo.save(updated, expect_status=current.status)
-                return
-            except Conflict:
-                if attempt == _SAVE_ATTEMPTS - 1:
-                    raise
+                image.tags.discard(remove)
+
+        await self._modify(ctx, image_id, change)
 
     # -- the location API (v2.17) ---------------------------------------------------------
 
@@ -322,11 +328,9 @@ class ImageService:
 
 
 async def delete_data(stores: StoreSet, url: str) -> None:
-    """Remove one location's bytes; already gone is fine, other failures are logged."""
+    """Remove one location's bytes, for callers that must go on whatever happens."""
     try:
-        await stores.for_location(url).delete(url)
-    except NotFound:
-        log.info("image data at a location was already gone")
+        await stores.delete(url)
     except Exception:
         log.exception("failed to delete image data; it is left behind")
 

@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from spyglass.errors import NotFound
 from spyglass.services.ports import DeletionQueue
 from spyglass.stores.registry import StoreSet
 
@@ -37,7 +36,7 @@ class Scrubber:
         for image_id, urls in await self.queue.pending_deletes(due):
             try:
                 for url in urls:
-                    await self._delete(url)
+                    await self.stores.delete(url)
             except Exception:
                 log.exception("could not delete the data of image %s; will retry", image_id)
                 failed += 1
@@ -45,12 +44,6 @@ class Scrubber:
             await self.queue.finish_delete(image_id)
             scrubbed += 1
         return ScrubReport(scrubbed=scrubbed, failed=failed)
-
-    async def _delete(self, url: str) -> None:
-        try:
-            await self.stores.for_location(url).delete(url)
-        except NotFound:
-            log.info("data of a pending delete was already gone")
 
     async def restore(self, image_id: str) -> None:
         await self.queue.restore(image_id)

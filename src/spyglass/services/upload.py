@@ -9,7 +9,6 @@ the image back to ``queued``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Collection
 
@@ -18,9 +17,8 @@ import anyio
 from spyglass.context import RequestContext
 from spyglass.domain.image import Image, ImageStatus, Location
 from spyglass.domain.states import transition
-from spyglass.errors import Conflict, Gone, ImageNotFound, ImageTooLarge, NotFound
-from spyglass.services.images import ImageService
-from spyglass.stores.base import Store
+from spyglass.errors import Conflict, Gone, ImageNotFound, ImageTooLarge
+from spyglass.services.images import ImageService, delete_data
 from spyglass.streams.chunking import rechunk
 from spyglass.streams.digest import Digester
 from spyglass.streams.inspect import FormatInspector, InvalidImageData
@@ -92,7 +90,7 @@ class UploadService:
             if inspector is not None:
                 image.virtual_size = self._virtual_size(inspector, image.disk_format)
         except InvalidImageData:
-            await _delete_quietly(store, written.location)
+            await delete_data(self.images.stores, written.location)
             raise
         digests = digester.result
         image.locations = [Location(written.location, {"store": store.backend_id})]
@@ -105,7 +103,7 @@ class UploadService:
                 transition(image, ImageStatus.ACTIVE), expect_status=ImageStatus.SAVING
             )
         except (ImageNotFound, Conflict) as exc:
-            await _delete_quietly(store, written.location)
+            await delete_data(self.images.stores, written.location)
             raise Gone(
                 f"Image {image.id} could not be found after upload: it was deleted during "
                 "the upload."
@@ -130,8 +128,3 @@ class UploadService:
             await self.images.repo.save(queued, expect_status=ImageStatus.SAVING)
         except (ImageNotFound, Conflict):
             log.info("image %s changed during a failed upload; not restoring queued", image.id)
-
-
-async def _delete_quietly(store: Store, location: str) -> None:
-    with contextlib.suppress(NotFound):
-        await store.delete(location)

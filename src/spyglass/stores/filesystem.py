@@ -66,11 +66,10 @@ class FilesystemStore(Store):
         parts = urlsplit(location)
         if parts.scheme not in self.schemes or not (parts.netloc or parts.path):
             raise BadStoreUri(f"Invalid location for the filesystem store: {location!r}")
-        path = Path(unquote(parts.netloc + parts.path))
-        resolved = path.resolve()
-        if resolved.parent != self.datadir or not _SAFE_ID.match(resolved.name):
+        path = Path(os.path.normpath(unquote(parts.netloc + parts.path)))  # no I/O
+        if path.parent != self.datadir or not _SAFE_ID.match(path.name):
             raise BadStoreUri("Location is outside the filesystem store's data directory.")
-        return resolved
+        return path
 
     async def add(self, image_id: str, data: ByteStream, *, size: int | None) -> WriteResult:
         if not _SAFE_ID.match(image_id):
@@ -100,10 +99,9 @@ class FilesystemStore(Store):
     async def get(self, location: str, *, byte_range: ByteRange | None = None) -> ReadResult:
         path = self.path_for(location)
         try:
-            fd = await anyio.to_thread.run_sync(os.open, path, os.O_RDONLY)
+            fd, total = await anyio.to_thread.run_sync(_open_for_reading, path)
         except FileNotFoundError as exc:
             raise NotFound("Image data not found in the filesystem store.") from exc
-        total = os.fstat(fd).st_size
         start = byte_range.start if byte_range else 0
         end = total - 1 if byte_range is None or byte_range.end is None else byte_range.end
         length = max(0, end - start + 1)
@@ -124,6 +122,11 @@ class FilesystemStore(Store):
             raise NotFound("Image data not found in the filesystem store.") from exc
         except OSError as exc:
             raise _storage_error(exc, path) from exc
+
+
+def _open_for_reading(path: Path) -> tuple[int, int]:
+    fd = os.open(path, os.O_RDONLY)
+    return fd, os.fstat(fd).st_size
 
 
 def _write_all(fd: int, chunk: bytes) -> None:

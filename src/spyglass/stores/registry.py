@@ -9,13 +9,14 @@ options through ``from_options``.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from spyglass.errors import BadStoreUri, ConfigError
+from spyglass.errors import BadStoreUri, ConfigError, NotFound
 from spyglass.stores.base import Store
 
 BUILTIN_DRIVERS: Mapping[str, str] = {
@@ -23,6 +24,7 @@ BUILTIN_DRIVERS: Mapping[str, str] = {
     "filesystem": "spyglass.stores.filesystem:FilesystemStore",
 }
 ENTRY_POINT_GROUP = "spyglass.stores"
+log = logging.getLogger(__name__)
 
 
 class OptionSource(Protocol):
@@ -62,6 +64,13 @@ class StoreSet:
             if scheme in store.schemes:
                 return store
         raise BadStoreUri(f"No store is configured for locations of scheme {scheme!r}.")
+
+    async def delete(self, url: str) -> None:
+        """Remove the data at ``url``; data already gone is not an error."""
+        try:
+            await self.for_location(url).delete(url)
+        except NotFound:
+            log.info("image data at a location was already gone")
 
     async def open(self) -> None:
         for store in self.stores.values():
