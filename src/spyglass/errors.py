@@ -104,6 +104,13 @@ class Duplicate(Conflict):
     code = "duplicate"
 
 
+class ConcurrentUpdate(Conflict):
+    """Someone else changed the image between our read and our write; read again."""
+
+    code = "concurrent_update"
+    default_message = "The image was changed by another request; try again."
+
+
 class Gone(SpyglassError):
     code = "gone"
     http_status = 410

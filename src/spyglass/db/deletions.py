@@ -27,6 +27,10 @@ class SqlDeletionQueue:
         """Images waiting for the scrubber, with the locations whose data to delete."""
         return await self.database.run(lambda s: self._pending(s, deleted_before))
 
+    async def location_in_use(self, url: str, *, excluding: str) -> bool:
+        """Whether an image other than ``excluding`` still refers to the data at ``url``."""
+        return await self.database.run(lambda s: rows.location_in_use(s, url, excluding))
+
     async def finish_delete(self, image_id: str) -> None:
         """The scrubber removed the data: the image is now fully ``deleted``."""
         await self.database.run(lambda s: self._finish(s, image_id), write=True)

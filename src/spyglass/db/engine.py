@@ -154,4 +154,9 @@ def create_database(connection: str) -> Database:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return ThreadedDatabase(engine)
-    return AsyncDatabase(create_async_engine(async_url(connection), pool_pre_ping=True))
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        # As on PostgreSQL: each statement sees what others committed before it,
+        # so a check made after taking a row lock reads the winner's write.
+        options["isolation_level"] = "READ COMMITTED"
+    return AsyncDatabase(create_async_engine(async_url(connection), **options))

@@ -8,23 +8,62 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import case, false, func, select, update
+from sqlalchemy import ColumnElement, case, delete, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from spyglass.db import rows
 from spyglass.db.engine import Database
 from spyglass.db.listing import IMAGE_COLUMNS, build_list_select
-from spyglass.db.models import ImageLocationRow, ImageRow
+from spyglass.db.models import ImageLocationRow, ImageRow, UploadReservationRow
 from spyglass.domain.image import Image, ImageStatus
-from spyglass.errors import BadRequest, Conflict, Duplicate, ImageNotFound
+from spyglass.errors import BadRequest, ConcurrentUpdate, Conflict, Duplicate, ImageNotFound
 from spyglass.services.ports import ListQuery, Usage
 from spyglass.timeutils import utcnow
 
 
 def _not_found(image_id: str) -> ImageNotFound:
     return ImageNotFound(f"No image found with ID {image_id}")
+
+
+def _owned_by(owner: str | None) -> ColumnElement[bool]:
+    return ImageRow.owner.is_(None) if owner is None else ImageRow.owner == owner
+
+
+def _check_unchanged(session: Session, expect: Image) -> None:
+    """Lock the image's row, then compare the stored image with what was read."""
+    row = session.execute(
+        select(IMAGE_COLUMNS)
+        .where(ImageRow.id == expect.id, ImageRow.deleted == false())
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise _not_found(expect.id)
+    if rows.load(session, [row])[0] != expect:
+        raise ConcurrentUpdate(f"Image {expect.id} was changed by another request.")
+
+
+def _update_row(
+    session: Session, image: Image, expect: ImageStatus | None, values: dict[str, Any]
+) -> None:
+    """``UPDATE`` the image's row, if live (and in status ``expect``); else 404 or 409."""
+    stmt = (
+        update(ImageRow)
+        .where(ImageRow.id == image.id, ImageRow.deleted == false())
+        .values(updated_at=image.updated_at, **values)
+    )
+    if expect is not None:
+        stmt = stmt.where(ImageRow.status == expect.value)
+    if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+        current = session.get(ImageRow, image.id)
+        if current is None or current.deleted:
+            raise _not_found(image.id)
+        raise Conflict(
+            f"Image status transition from {expect} to a new status was refused: "
+            f"the image is now {current.status}."
+        )
 
 
 class SqlImageRepository:
@@ -44,10 +83,51 @@ class SqlImageRepository:
     async def list(self, query: ListQuery) -> Sequence[Image]:
         return await self.database.run(lambda s: self._list(s, query))
 
-    async def save(self, image: Image, *, expect_status: ImageStatus | None = None) -> Image:
-        """Write ``image``; with ``expect_status`` only if the row still has that status."""
+    async def save(
+        self,
+        image: Image,
+        *,
+        expect_status: ImageStatus | None = None,
+        expect: Image | None = None,
+    ) -> Image:
+        """Write ``image`` whole.
+
+        With ``expect_status`` only if the row still has that status; with
+        ``expect`` (the image as it was read) only if nothing about it changed
+        since, so a read-modify-write never loses another request's change.
+        Either refusal is ``Conflict`` (``ConcurrentUpdate`` for ``expect``).
+        """
         image.updated_at = utcnow()
-        return await self.database.run(lambda s: self._save(s, image, expect_status), write=True)
+        return await self.database.run(
+            lambda s: self._save(s, image, expect_status, expect), write=True
+        )
+
+    async def save_data(self, image: Image, *, expect_status: ImageStatus) -> Image:
+        """Write only what an upload changes: status, size, hashes and locations.
+
+        Used by uploads, which hold the image for a while: a PATCH of its
+        name or properties meanwhile must survive the upload's own save. The
+        image's upload reservation ends with it.
+        """
+        image.updated_at = utcnow()
+        return await self.database.run(
+            lambda s: self._save_data(s, image, expect_status), write=True
+        )
+
+    async def reserve(self, image_id: str, owner: str | None, *, want: int, quota: int) -> int:
+        """Hold up to ``want`` bytes of ``owner``'s ``quota`` for an image being saved.
+
+        Returns what was granted: ``want``, or less if the owner's other images
+        and reservations leave less. Concurrent reservations take turns, so
+        the sum of everything granted never passes the quota.
+        """
+        return await self.database.run(
+            lambda s: self._reserve(s, image_id, owner, want, quota), write=True
+        )
+
+    async def location_in_use(self, url: str, *, excluding: str) -> bool:
+        """Whether an image other than ``excluding`` still refers to the data at ``url``."""
+        return await self.database.run(lambda s: rows.location_in_use(s, url, excluding))
 
     async def remove(self, image: Image, *, keep_data: bool = False) -> Image:
         """Soft-delete the image, as upstream does.
@@ -107,24 +187,58 @@ class SqlImageRepository:
         return rows.load(session, found)
 
     @staticmethod
-    def _save(session: Session, image: Image, expect: ImageStatus | None) -> Image:
-        stmt = (
-            update(ImageRow)
-            .where(ImageRow.id == image.id, ImageRow.deleted == false())
-            .values(updated_at=image.updated_at, **rows.columns(image))
-        )
+    def _save(
+        session: Session, image: Image, status: ImageStatus | None, expect: Image | None
+    ) -> Image:
         if expect is not None:
-            stmt = stmt.where(ImageRow.status == expect.value)
-        if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
-            current = session.get(ImageRow, image.id)
-            if current is None or current.deleted:
-                raise _not_found(image.id)
-            raise Conflict(
-                f"Image status transition from {expect} to a new status was refused: "
-                f"the image is now {current.status}."
-            )
+            _check_unchanged(session, expect)
+        _update_row(session, image, status, rows.columns(image))
         rows.sync_children(session, image)
         return image
+
+    @staticmethod
+    def _save_data(session: Session, image: Image, status: ImageStatus) -> Image:
+        _update_row(session, image, status, rows.data_columns(image))
+        rows.sync_locations(session, image)
+        if image.status is not ImageStatus.SAVING:
+            session.execute(
+                delete(UploadReservationRow).where(UploadReservationRow.image_id == image.id)
+            )
+        return image
+
+    @staticmethod
+    def _reserve(session: Session, image_id: str, owner: str | None, want: int, quota: int) -> int:
+        # Lock the owner's uploading images (this one included) in id order:
+        # every concurrent reservation for this owner waits for the others.
+        uploading = session.execute(
+            select(ImageRow.id)
+            .where(_owned_by(owner), ImageRow.status == "saving", ImageRow.deleted == false())
+            .order_by(ImageRow.id)
+            .with_for_update()
+        ).all()
+        if image_id not in {row.id for row in uploading}:
+            raise Conflict(f"Image {image_id} is not receiving data; nothing to reserve.")
+        held = case(
+            (ImageRow.status == "saving", func.coalesce(UploadReservationRow.size, 0)),
+            else_=func.coalesce(ImageRow.size, 0),
+        )
+        used = session.scalar(
+            select(func.coalesce(func.sum(held), 0))
+            .select_from(ImageRow)
+            .outerjoin(UploadReservationRow, UploadReservationRow.image_id == ImageRow.id)
+            .where(_owned_by(owner), ImageRow.deleted == false(), ImageRow.id != image_id)
+        )
+        granted = max(0, min(want, quota - int(used or 0)))
+        row = session.get(UploadReservationRow, image_id)
+        if row is None:
+            session.add(
+                UploadReservationRow(
+                    image_id=image_id, owner=owner, size=granted, updated_at=utcnow()
+                )
+            )
+        else:
+            row.size, row.updated_at = granted, utcnow()
+        return granted
 
     @staticmethod
     def _remove(session: Session, image: Image, keep_data: bool) -> None:

@@ -8,9 +8,9 @@ from sqlalchemy import ColumnElement, false, func, select, update
 from sqlalchemy.orm import Session
 
 from spyglass.db.engine import Database
-from spyglass.db.models import ImageMemberRow
+from spyglass.db.models import ImageMemberRow, ImageRow
 from spyglass.domain.members import ImageMember, MemberStatus
-from spyglass.errors import Duplicate, NotFound
+from spyglass.errors import Duplicate, NotFound, TooLarge
 from spyglass.timeutils import utcnow
 
 
@@ -29,6 +29,11 @@ def _live(image_id: str, member_id: str | None = None) -> list[ColumnElement[boo
     if member_id is not None:
         clauses.append(ImageMemberRow.member == member_id)
     return clauses
+
+
+def _count(session: Session, image_id: str) -> int:
+    query = select(func.count()).select_from(ImageMemberRow).where(*_live(image_id))
+    return int(session.scalar(query) or 0)
 
 
 class SqlMemberRepository:
@@ -52,19 +57,26 @@ class SqlMemberRepository:
         return await self.database.run(work)
 
     async def count(self, image_id: str) -> int:
-        def work(session: Session) -> int:
-            query = select(func.count()).select_from(ImageMemberRow).where(*_live(image_id))
-            return int(session.scalar(query) or 0)
+        return await self.database.run(lambda s: _count(s, image_id))
 
-        return await self.database.run(work)
+    async def add(self, member: ImageMember, *, quota: int = -1) -> ImageMember:
+        """Add a member, unless it exists or the image already has ``quota`` members.
 
-    async def add(self, member: ImageMember) -> ImageMember:
+        The image's row is locked first, so concurrent adds to one image take
+        turns and the count they check is the one they insert into.
+        """
+
         def work(session: Session) -> ImageMember:
+            session.execute(
+                select(ImageRow.id).where(ImageRow.id == member.image_id).with_for_update()
+            ).first()
             live = _live(member.image_id, member.member_id)
             if session.scalar(select(ImageMemberRow.id).where(*live)) is not None:
                 raise Duplicate(
                     f"Member {member.member_id} already exists for image {member.image_id}."
                 )
+            if quota >= 0 and _count(session, member.image_id) >= quota:
+                raise TooLarge(f"Maximum number of members ({quota}) reached for this image.")
             session.add(
                 ImageMemberRow(
                     image_id=member.image_id, member=member.member_id, can_share=False,

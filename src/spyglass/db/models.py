@@ -146,3 +146,20 @@ class ImageMemberRow(_SoftDelete, Base):
     status: Mapped[str] = mapped_column(
         String(20), nullable=False, default="pending", server_default="pending"
     )
+
+
+class UploadReservationRow(Base):
+    """Bytes an upload in progress holds against its owner's ``user_storage_quota``.
+
+    Spyglass's own table (upstream has none): concurrent uploads reserve their
+    bytes here while they stream, so their sum can never pass the quota. A row
+    counts only while its image is ``saving``.
+    """
+
+    __tablename__ = "spyglass_upload_reservations"
+    __table_args__ = (Index("ix_spyglass_upload_reservations_owner", "owner"),)
+
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey("images.id"), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -23,6 +23,8 @@ SCALARS = (
     "os_hash_algo", "os_hash_value", "min_disk", "min_ram", "owner", "protected", "os_hidden",
 )  # fmt: skip
 CHILD_TABLES = (ImagePropertyRow, ImageTagRow, ImageLocationRow)
+DATA = ("size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value")
+"""The columns an upload writes; metadata edits made meanwhile are left alone."""
 
 
 def columns(image: Image) -> dict[str, Any]:
@@ -30,6 +32,10 @@ def columns(image: Image) -> dict[str, Any]:
     values["status"] = image.status.value
     values["visibility"] = image.visibility.value
     return values
+
+
+def data_columns(image: Image) -> dict[str, Any]:
+    return {"status": image.status.value, **{name: getattr(image, name) for name in DATA}}
 
 
 def children_select(ids: Sequence[str]) -> Any:
@@ -103,11 +109,15 @@ def add_children(
 
 
 def sync_children(session: Session, image: Image) -> None:
-    """Bring properties, tags and locations rows in line with ``image``.
+    """Bring properties, tags and locations rows in line with ``image``."""
+    _sync_properties(session, image)
+    _sync_tags(session, image)
+    sync_locations(session, image)
 
-    Property rows are reused by name (the table is unique on image and name),
-    so a property removed and added again revives its row.
-    """
+
+def _sync_properties(session: Session, image: Image) -> None:
+    """Property rows are reused by name (the table is unique on image and name),
+    so a property removed and added again revives its row."""
     now = image.updated_at
     existing = {
         p.name: p
@@ -123,7 +133,11 @@ def sync_children(session: Session, image: Image) -> None:
         elif not row.deleted:
             row.deleted, row.deleted_at, row.updated_at = True, now, now
     new_props = {k: v for k, v in image.properties.items() if k not in existing}
+    add_children(session, image, new_props, (), ())
 
+
+def _sync_tags(session: Session, image: Image) -> None:
+    now = image.updated_at
     kept: set[str] = set()
     for tag in session.scalars(
         select(ImageTagRow).where(ImageTagRow.image_id == image.id, ImageTagRow.deleted == false())
@@ -132,7 +146,12 @@ def sync_children(session: Session, image: Image) -> None:
             kept.add(tag.value)
         else:
             tag.deleted, tag.deleted_at, tag.updated_at = True, now, now
+    add_children(session, image, {}, image.tags - kept, ())
 
+
+def sync_locations(session: Session, image: Image) -> None:
+    """Rewrite the location rows only if the list changed (order counts)."""
+    now = image.updated_at
     locs = list(
         session.scalars(
             select(ImageLocationRow)
@@ -141,12 +160,25 @@ def sync_children(session: Session, image: Image) -> None:
         )
     )
     current = [Location(r.value, json.loads(r.meta_data or "{}")) for r in locs]
-    new_locations: list[Location] = []
-    if current != image.locations:
-        for r in locs:
-            r.deleted, r.deleted_at, r.updated_at = True, now, now
-        new_locations = image.locations
-    add_children(session, image, new_props, image.tags - kept, new_locations)
+    if current == image.locations:
+        return
+    for r in locs:
+        r.deleted, r.deleted_at, r.updated_at = True, now, now
+    add_children(session, image, {}, (), image.locations)
+
+
+def location_in_use(session: Session, url: str, excluding: str) -> bool:
+    """Whether a live location row of another image holds ``url``."""
+    found = session.execute(
+        select(ImageLocationRow.id)
+        .where(
+            ImageLocationRow.value == url,
+            ImageLocationRow.deleted == false(),
+            ImageLocationRow.image_id != excluding,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def delete_children(session: Session, image_id: str, now: datetime) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+
+import anyio
 
 from spyglass.context import RequestContext
 from spyglass.domain import properties as props
@@ -17,6 +20,7 @@ from spyglass.domain.states import transition
 from spyglass.domain.validation import SchemaValidator
 from spyglass.errors import (
     BadRequest,
+    ConcurrentUpdate,
     Conflict,
     Forbidden,
     NotFound,
@@ -25,11 +29,13 @@ from spyglass.errors import (
 from spyglass.services.access import Access
 from spyglass.services.locations import LocationEditor, LocationEdits
 from spyglass.services.ports import ImageRepository, ListQuery
+from spyglass.stores.location import scheme_of
 from spyglass.stores.registry import StoreSet
 
 log = logging.getLogger(__name__)
 
-_SAVE_ATTEMPTS = 3
+_SAVE_ATTEMPTS = 50
+"""Enough for dozens of concurrent changes to one image: each round one of them wins."""
 T = TypeVar("T")
 _FORMAT_FIELDS = frozenset({"disk_format", "container_format"})
 
@@ -130,24 +136,31 @@ class ImageService:
     # -- update ---------------------------------------------------------------------------
 
     async def _modify(
-        self, ctx: RequestContext, image_id: str, mutate: Callable[[Image], Awaitable[T]]
+        self,
+        ctx: RequestContext,
+        image_id: str,
+        mutate: Callable[[Image], Awaitable[T]],
+        action: str = "modify_image",
     ) -> tuple[Image, T]:
-        """Load, authorize, change a copy, check quotas and save once.
+        """Load, authorize, change a copy, check quotas and save it atomically.
 
-        The save compares-and-swaps on status; if an upload moved the image
-        meanwhile, ``mutate`` runs again on the fresh row.
+        The save compares-and-swaps on the whole image as read: if any other
+        request changed it meanwhile, the change is worked out again on the
+        fresh image (and authorized again), so no request's change is lost.
         """
         for attempt in range(_SAVE_ATTEMPTS):
             current = await self.get(ctx, image_id)
-            self.access.authorize(ctx, current, "modify_image")
+            self.access.authorize(ctx, current, action)
             updated = current.copy()
             result = await mutate(updated)
-            self._check_quotas(updated)
+            if updated.properties != current.properties or updated.tags != current.tags:
+                self._check_quotas(updated)
             try:
-                return await self.repo.save(updated, expect_status=current.status), result
-            except Conflict:
+                return await self.repo.save(updated, expect=current), result
+            except ConcurrentUpdate:
                 if attempt == _SAVE_ATTEMPTS - 1:
                     raise
+                await anyio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def update(self, ctx: RequestContext, image_id: str, changes: Sequence[Change]) -> Image:
@@ -168,7 +181,7 @@ class ImageService:
 
         saved, edits = await self._modify(ctx, image_id, apply_all)
         for url in edits.removed:
-            await delete_data(self.stores, url)
+            await self.delete_data(url, image_id)
         return saved
 
     def _apply(self, ctx: RequestContext, image: Image, change: Change) -> None:
@@ -213,15 +226,18 @@ class ImageService:
             raise Forbidden(f"Property '{name}' is protected: {action.value} is not allowed.")
 
     def readable(self, ctx: RequestContext, image: Image) -> Image:
-        """The image as this caller may read it: protected properties left out."""
-        if self.protections is None:
-            return image
+        """The image as this caller may read it: protected properties left out,
+        and no locations unless ``get_image_location`` allows (as upstream: an
+        empty list, and no ``direct_url``)."""
         shown = image.copy()
-        shown.properties = {
-            k: v
-            for k, v in image.properties.items()
-            if self.protections.allows(k, PropertyAction.READ, ctx)
-        }
+        if self.protections is not None:
+            shown.properties = {
+                k: v
+                for k, v in image.properties.items()
+                if self.protections.allows(k, PropertyAction.READ, ctx)
+            }
+        if image.locations and not self.access.allowed(ctx, image, "get_image_location"):
+            shown.locations = []
         return shown
 
     def _check_quotas(self, image: Image) -> None:
@@ -276,18 +292,18 @@ class ImageService:
         url = body.get("url") if isinstance(body, dict) else None
         if not isinstance(url, str) or not url:
             raise BadRequest("Request body must be an object with a 'url' string.")
-        image = await self.get(ctx, image_id)
-        self.access.authorize(ctx, image, "add_image_location")
-        if image.status is not ImageStatus.QUEUED:
-            raise Conflict(f"Locations can only be added to queued images, not {image.status}.")
-        is_service = self.access.policy.allowed("service_api", ctx, {})
-        if not is_service and not (url.startswith(("http://", "https://")) and self._has_http()):
-            raise Forbidden("Only http(s) locations served by an http store may be added.")
-        size = await self.locations.size_at(url)
-        updated = image.copy()
-        updated.locations = [Location(url, {})]
-        updated.size = size
-        await self.repo.save(transition(updated, ImageStatus.ACTIVE), expect_status=image.status)
+
+        async def locate(image: Image) -> None:
+            if image.status is not ImageStatus.QUEUED:
+                raise Conflict(f"Locations can only be added to queued images, not {image.status}.")
+            is_service = self.access.policy.allowed("service_api", ctx, {})
+            if not is_service and not (scheme_of(url) in ("http", "https") and self._has_http()):
+                raise Forbidden("Only http(s) locations served by an http store may be added.")
+            size = await self.locations.rules.check(image, url)
+            image.locations, image.size = [Location(url, {})], size
+            image.status = transition(image, ImageStatus.ACTIVE).status
+
+        await self._modify(ctx, image_id, locate, action="add_image_location")
 
     def _has_http(self) -> bool:
         return any("http" in store.schemes for store in self.stores.stores.values())
@@ -308,9 +324,13 @@ class ImageService:
         self.access.authorize(ctx, image, action)
         if image.status is target:
             return
-        if image.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
-            raise Forbidden(f"Not allowed to {action} image in status '{image.status}'")
-        await self.repo.save(transition(image, target), expect_status=image.status)
+
+        async def toggle(current: Image) -> None:
+            if current.status not in (ImageStatus.ACTIVE, ImageStatus.DEACTIVATED):
+                raise Forbidden(f"Not allowed to {action} image in status '{current.status}'")
+            current.status = transition(current, target).status
+
+        await self._modify(ctx, image_id, toggle, action=action)
 
     # -- delete ---------------------------------------------------------------------------
 
@@ -323,16 +343,33 @@ class ImageService:
         removed = await self.repo.remove(image, keep_data=keep_data)
         if not keep_data:
             for location in image.locations:
-                await delete_data(self.stores, location.url)
+                await self.delete_data(location.url, image_id)
         return removed
 
+    async def delete_data(self, url: str, image_id: str) -> None:
+        """Remove the bytes at one of ``image_id``'s former locations, unless another
+        image still refers to them; never fails, for callers that must go on."""
+        await delete_unreferenced(self.stores, self.repo, url, image_id)
 
-async def delete_data(stores: StoreSet, url: str) -> None:
-    """Remove one location's bytes, for callers that must go on whatever happens."""
+
+class LocationReferences(Protocol):
+    async def location_in_use(self, url: str, *, excluding: str) -> bool: ...
+
+
+async def delete_unreferenced(
+    stores: StoreSet, references: LocationReferences, url: str, image_id: str
+) -> None:
+    """The one way image data is deleted: only when no other image refers to it.
+
+    Never raises: a failure is logged and the data left behind.
+    """
     try:
+        if await references.location_in_use(url, excluding=image_id):
+            log.warning("image %s: data still used by another image; not deleted", image_id)
+            return
         await stores.delete(url)
     except Exception:
-        log.exception("failed to delete image data; it is left behind")
+        log.exception("image %s: failed to delete image data; it is left behind", image_id)
 
 
 def _protection_action(image: Image, change: Change) -> PropertyAction:

@@ -1,9 +1,13 @@
-"""Location changes through PATCH (``show_multiple_locations``) and the
+"""Location changes, by any path: PATCH (``show_multiple_locations``) and the
 ``/v2/images/{id}/locations`` API.
 
-Only locations in a configured store are accepted, never local files, and the
-store must confirm data is there. Removing a location deletes its data, which
-happens only after the image is saved, so a refused PATCH deletes nothing.
+Every URL an image did not already have passes ``LocationRules.check``, one
+validation for all paths: a canonical URL, a scheme users may name and a
+configured store serves, nothing inside a store's own data area that belongs
+to another image, and data there whose size agrees with the image. Removing a
+location deletes its data, which happens only after the image is saved, so a
+refused PATCH deletes nothing; and data another image still refers to is never
+deleted (``ImageService.delete_data``).
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from typing import Any
 from spyglass.context import RequestContext
 from spyglass.domain.image import Image, ImageStatus, Location
 from spyglass.domain.patch import Change, PatchOp
+from spyglass.domain.states import transition
 from spyglass.errors import BadRequest, BadStoreUri, Conflict, Forbidden, NotFound, TooLarge
 from spyglass.services.access import Access
-from spyglass.stores.location import RESTRICTED_SCHEMES, scheme_of
+from spyglass.stores.location import RESTRICTED_SCHEMES, is_canonical, scheme_of
 from spyglass.stores.registry import StoreSet
 
 _EDITABLE = (ImageStatus.QUEUED, ImageStatus.ACTIVE)
@@ -29,9 +34,36 @@ class LocationEdits:
     removed: list[str] = field(default_factory=list)
 
 
-class LocationEditor:
-    def __init__(self, stores: StoreSet, access: Access, *, enabled: bool, quota: int) -> None:
+class LocationRules:
+    """The one check a new location passes, whoever adds it and however."""
+
+    def __init__(self, stores: StoreSet) -> None:
         self.stores = stores
+
+    async def check(self, image: Image, url: str) -> int:
+        """The size of the data at ``url``, if ``image`` may point there; else 400."""
+        if not is_canonical(url):
+            raise BadRequest("Invalid location: the URL has spaces, control or non-ASCII bytes.")
+        if scheme_of(url) in RESTRICTED_SCHEMES:
+            raise BadRequest("Invalid location: local and configured-account URLs are refused.")
+        for store in self.stores.stores.values():
+            owner = store.image_of(url)
+            if owner is not None and owner != image.id:
+                raise BadRequest("Invalid location: it names another image's data.")
+        try:
+            size = await self.stores.for_location(url).get_size(url)
+        except (BadStoreUri, NotFound) as exc:
+            raise BadRequest(f"Invalid location: {exc}") from exc
+        if size <= 0:
+            raise BadRequest("Invalid location: the store reports no data there.")
+        return size
+
+
+class LocationEditor:
+    """PATCH operations on ``/locations``, with upstream's status and policy rules."""
+
+    def __init__(self, stores: StoreSet, access: Access, *, enabled: bool, quota: int) -> None:
+        self.rules = LocationRules(stores)
         self.access = access
         self.enabled = enabled
         self.quota = quota
@@ -48,7 +80,7 @@ class LocationEditor:
             raise Conflict(f"Cannot change the locations of an image in status {image.status}.")
         self.access.authorize(ctx, image, "set_image_location")
         if change.op is PatchOp.REPLACE:
-            self._replace(image, change.value)
+            await self._replace(image, change.value)
         else:
             await self._add(image, change)
 
@@ -63,38 +95,50 @@ class LocationEditor:
             raise Forbidden("Cannot remove the last location of an image.")
         edits.removed.append(image.locations.pop(index).url)
 
-    def _replace(self, image: Image, value: Any) -> None:
+    async def _replace(self, image: Image, value: Any) -> None:
         new = [_location(item) for item in _list(value)]
         if not new:
             raise Forbidden("Cannot replace the locations with an empty list.")
-        if image.locations and [loc.url for loc in new] != [loc.url for loc in image.locations]:
-            raise BadRequest("Only the metadata of existing locations may be replaced.")
-        image.locations = new
+        if len({loc.url for loc in new}) != len(new):
+            raise BadRequest("The same location is given twice.")
+        self._check_quota(len(new))
+        if image.locations:
+            if [loc.url for loc in new] != [loc.url for loc in image.locations]:
+                raise BadRequest("Only the metadata of existing locations may be replaced.")
+            image.locations = new
+            return
+        sizes = {await self.rules.check(image, loc.url) for loc in new}
+        _gain_locations(image, new, sizes)
 
     async def _add(self, image: Image, change: Change) -> None:
         location = _location(change.value)
         index = _index(change.path[1], len(image.locations), inserting=True)
         if location in image.locations:
             raise BadRequest("The location is already present.")
-        if self.quota >= 0 and len(image.locations) >= self.quota:
-            raise TooLarge(f"Maximum number of locations ({self.quota}) reached.")
-        size = await self.size_at(location.url)
-        image.locations.insert(index, location)
-        if image.status is ImageStatus.QUEUED:
-            image.size = image.size or size
-            image.status = ImageStatus.ACTIVE
+        self._check_quota(len(image.locations) + 1)
+        size = await self.rules.check(image, location.url)
+        locations = list(image.locations)
+        locations.insert(index, location)
+        _gain_locations(image, locations, {size})
 
-    async def size_at(self, url: str) -> int:
-        """Check a user-given URL: a configured, unrestricted store with data there."""
-        if scheme_of(url) in RESTRICTED_SCHEMES:
-            raise BadRequest("Invalid location: local and configured-account URLs are refused.")
-        try:
-            size = await self.stores.for_location(url).get_size(url)
-        except (BadStoreUri, NotFound) as exc:
-            raise BadRequest(f"Invalid location: {exc}") from exc
-        if size <= 0:
-            raise BadRequest("Invalid location: the store reports no data there.")
-        return size
+    def _check_quota(self, count: int) -> None:
+        if self.quota >= 0 and count > self.quota:
+            raise TooLarge(f"Maximum number of locations ({self.quota}) reached.")
+
+
+def _gain_locations(image: Image, locations: list[Location], sizes: set[int]) -> None:
+    """Give ``image`` new locations whose data has ``sizes``; a queued image becomes active.
+
+    Locations of one image hold the same bytes: sizes that disagree with each
+    other or with the image's own size are refused.
+    """
+    known = sizes | ({image.size} if image.size is not None else set())
+    if len(known) > 1:
+        raise Conflict("The data at the given locations differs in size from the image's.")
+    if image.status is ImageStatus.QUEUED:
+        active = transition(image, ImageStatus.ACTIVE)
+        image.status, image.size = active.status, known.pop()
+    image.locations = locations
 
 
 def _list(value: Any) -> list[Any]:
@@ -115,7 +159,7 @@ def _location(value: Any) -> Location:
 def _index(raw: str, length: int, *, inserting: bool) -> int:
     if raw == "-":
         return length if inserting else length - 1
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequest(f"Invalid location index {raw!r}.")
     index = int(raw)
     if index > length or (not inserting and index >= length):

@@ -12,7 +12,7 @@ from typing import Any
 from spyglass.context import RequestContext
 from spyglass.domain.image import Image, Visibility
 from spyglass.domain.members import ImageMember, MemberStatus
-from spyglass.errors import BadRequest, Forbidden, NotFound, TooLarge
+from spyglass.errors import BadRequest, Forbidden, NotFound
 from spyglass.services.images import ImageService
 from spyglass.services.ports import MemberRepository
 from spyglass.timeutils import utcnow
@@ -41,11 +41,9 @@ class MemberService:
             raise BadRequest("Member id is too long: maximum length is 255 characters.")
         image = await self._shared_image(ctx, image_id)
         self.images.access.authorize(ctx, image, "add_member")
-        if self.quota >= 0 and await self.repo.count(image_id) >= self.quota:
-            raise TooLarge(f"Maximum number of members ({self.quota}) reached for this image.")
         now = utcnow()
         member = ImageMember(image_id, member_id, MemberStatus.PENDING, now, now)
-        return await self.repo.add(member)
+        return await self.repo.add(member, quota=self.quota)
 
     async def list(self, ctx: RequestContext, image_id: str) -> Sequence[ImageMember]:
         image = await self._shared_image(ctx, image_id)

@@ -57,7 +57,11 @@ class Usage:
 
 
 class ImageRepository(Protocol):
-    """Persistence of images. ``save`` compares-and-swaps on the status."""
+    """Persistence of images.
+
+    ``save`` compares-and-swaps on the status, or on the whole image as read;
+    ``save_data`` writes only what an upload changes.
+    """
 
     async def add(self, image: Image) -> Image: ...
 
@@ -65,7 +69,19 @@ class ImageRepository(Protocol):
 
     async def list(self, query: ListQuery) -> Sequence[Image]: ...
 
-    async def save(self, image: Image, *, expect_status: ImageStatus | None = None) -> Image: ...
+    async def save(
+        self,
+        image: Image,
+        *,
+        expect_status: ImageStatus | None = None,
+        expect: Image | None = None,
+    ) -> Image: ...
+
+    async def save_data(self, image: Image, *, expect_status: ImageStatus) -> Image: ...
+
+    async def reserve(self, image_id: str, owner: str | None, *, want: int, quota: int) -> int: ...
+
+    async def location_in_use(self, url: str, *, excluding: str) -> bool: ...
 
     async def remove(self, image: Image, *, keep_data: bool = False) -> Image: ...
 
@@ -76,6 +92,8 @@ class DeletionQueue(Protocol):
     """Images deleted with ``delayed_delete``, waiting for the scrubber."""
 
     async def pending_deletes(self, deleted_before: datetime) -> list[tuple[str, list[str]]]: ...
+
+    async def location_in_use(self, url: str, *, excluding: str) -> bool: ...
 
     async def finish_delete(self, image_id: str) -> None: ...
 
@@ -91,7 +109,9 @@ class MemberRepository(Protocol):
 
     async def count(self, image_id: str) -> int: ...
 
-    async def add(self, member: ImageMember) -> ImageMember: ...
+    async def add(self, member: ImageMember, *, quota: int = -1) -> ImageMember:
+        """Add atomically: ``TooLarge`` if the image already has ``quota`` members."""
+        ...
 
     async def save(self, member: ImageMember) -> ImageMember: ...
 

@@ -36,6 +36,9 @@ class Scrubber:
         for image_id, urls in await self.queue.pending_deletes(due):
             try:
                 for url in urls:
+                    if await self.queue.location_in_use(url, excluding=image_id):
+                        log.warning("image %s: data still used by another image", image_id)
+                        continue
                     await self.stores.delete(url)
             except Exception:
                 log.exception("could not delete the data of image %s; will retry", image_id)

@@ -2,9 +2,10 @@
 
 The image moves ``queued -> saving`` with a compare-and-swap, so of two
 concurrent uploads exactly one proceeds and the other gets 409. The bytes pass
-through one pipeline (rechunk, size limits, digests) straight into the store;
-nothing holds the whole image. Any failure removes what was written and puts
-the image back to ``queued``.
+through one pipeline (rechunk, size limits, quota reservation, digests)
+straight into the store; nothing holds the whole image. Any failure removes
+what was written and puts the image back to ``queued``. The upload's own saves
+write only its data fields, so a metadata change made meanwhile survives.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from spyglass.context import RequestContext
 from spyglass.domain.image import Image, ImageStatus, Location
 from spyglass.domain.states import transition
 from spyglass.errors import Conflict, Gone, ImageNotFound, ImageTooLarge
-from spyglass.services.images import ImageService, delete_data
+from spyglass.services.images import ImageService
+from spyglass.services.ports import ImageRepository
 from spyglass.streams.chunking import rechunk
 from spyglass.streams.digest import Digester
 from spyglass.streams.inspect import FormatInspector, InvalidImageData
@@ -26,6 +28,47 @@ from spyglass.streams.limits import limit_size
 from spyglass.types import ByteStream
 
 log = logging.getLogger(__name__)
+
+RESERVATION_STEP = 16 * 1024 * 1024
+"""Bytes reserved at a time when the client did not say how many it sends:
+few database writes per upload, and little quota held ahead of the data."""
+
+
+class StorageReservation:
+    """An upload's bytes, held against its owner's ``user_storage_quota`` as they arrive.
+
+    Each reservation is checked against everything the owner holds and every
+    other upload's reservation in one atomic step, so parallel uploads can
+    never add up past the quota.
+    """
+
+    def __init__(self, repo: ImageRepository, image: Image, quota: int) -> None:
+        self.repo = repo
+        self.image = image
+        self.quota = quota
+        self.reserved = 0
+
+    async def cover(self, total: int, *, exactly: bool = False) -> None:
+        """Make sure ``total`` bytes are held (reserving a step ahead unless ``exactly``)."""
+        if total <= self.reserved and not exactly:
+            return
+        want = total if exactly else max(total, self.reserved + RESERVATION_STEP)
+        granted = await self.repo.reserve(
+            self.image.id, self.image.owner, want=want, quota=self.quota
+        )
+        if granted < total:
+            raise ImageTooLarge(
+                f"The storage quota of {self.quota} bytes would be exceeded: "
+                f"{granted} bytes are left for this image."
+            )
+        self.reserved = granted
+
+    async def wrap(self, source: ByteStream) -> ByteStream:
+        seen = 0
+        async for chunk in source:
+            seen += len(chunk)
+            await self.cover(seen)
+            yield chunk
 
 
 class UploadService:
@@ -47,41 +90,44 @@ class UploadService:
         self.storage_quota = storage_quota
 
     async def upload(
-        self, ctx: RequestContext, image_id: str, data: ByteStream, *, size: int | None
+        self,
+        ctx: RequestContext,
+        image_id: str,
+        data: ByteStream,
+        *,
+        size: int | None,
+        length_hint: int | None = None,
     ) -> Image:
+        """Store ``data`` as the image's bytes; ``size`` is what the client declared
+        (it must match), ``length_hint`` the request's ``Content-Length``."""
         image = await self.images.get(ctx, image_id)
         self.images.access.authorize(ctx, image, "upload_image")
         if image.status is not ImageStatus.QUEUED:
             raise Conflict(f"Image {image_id} is not in queued status ({image.status}).")
-        cap = await self._size_limit(image)
-        saving = await self.images.repo.save(
+        saving = await self.images.repo.save_data(
             transition(image, ImageStatus.SAVING), expect_status=ImageStatus.QUEUED
         )
         try:
-            return await self._store_and_activate(saving, data, size, cap)
+            return await self._store_and_activate(saving, data, size, length_hint)
         except BaseException:
             with anyio.CancelScope(shield=True):  # the client may be gone; clean up anyway
                 await self._back_to_queued(saving)
             raise
 
-    async def _size_limit(self, image: Image) -> int:
-        """``image_size_cap``, lowered to what the owner's storage quota has left."""
-        if self.storage_quota is None:
-            return self.size_cap
-        used = await self.images.repo.usage(image.owner, excluding=image.id)
-        left = self.storage_quota - used.size
-        if left <= 0:
-            raise ImageTooLarge(
-                f"The storage quota of {self.storage_quota} bytes is used up ({used.size} bytes)."
-            )
-        return min(self.size_cap, left)
-
     async def _store_and_activate(
-        self, image: Image, data: ByteStream, size: int | None, cap: int
+        self, image: Image, data: ByteStream, size: int | None, length_hint: int | None
     ) -> Image:
         store = self.images.stores.default
+        stream = limit_size(rechunk(data), cap=self.size_cap, expected=size)
+        reservation = None
+        if self.storage_quota is not None:
+            reservation = StorageReservation(self.images.repo, image, self.storage_quota)
+            announced = size if size is not None else length_hint
+            if announced is not None:
+                await reservation.cover(announced, exactly=True)
+            stream = reservation.wrap(stream)
         digester = Digester(self.hashing_algorithm)
-        stream = digester.wrap(limit_size(rechunk(data), cap=cap, expected=size))
+        stream = digester.wrap(stream)
         inspector = FormatInspector() if image.container_format == "bare" else None
         if inspector is not None:
             stream = inspector.wrap(stream)
@@ -89,8 +135,10 @@ class UploadService:
         try:
             if inspector is not None:
                 image.virtual_size = self._virtual_size(inspector, image.disk_format)
-        except InvalidImageData:
-            await delete_data(self.images.stores, written.location)
+            if reservation is not None:  # hold exactly what arrived, or fail
+                await reservation.cover(written.size, exactly=True)
+        except (InvalidImageData, ImageTooLarge):
+            await self.images.delete_data(written.location, image.id)
             raise
         digests = digester.result
         image.locations = [Location(written.location, {"store": store.backend_id})]
@@ -99,11 +147,11 @@ class UploadService:
         image.os_hash_algo = digests.os_hash_algo
         image.os_hash_value = digests.os_hash_value
         try:
-            return await self.images.repo.save(
+            return await self.images.repo.save_data(
                 transition(image, ImageStatus.ACTIVE), expect_status=ImageStatus.SAVING
             )
         except (ImageNotFound, Conflict) as exc:
-            await delete_data(self.images.stores, written.location)
+            await self.images.delete_data(written.location, image.id)
             raise Gone(
                 f"Image {image.id} could not be found after upload: it was deleted during "
                 "the upload."
@@ -125,6 +173,6 @@ class UploadService:
         queued.locations = []
         queued.checksum = queued.os_hash_algo = queued.os_hash_value = None
         try:
-            await self.images.repo.save(queued, expect_status=ImageStatus.SAVING)
+            await self.images.repo.save_data(queued, expect_status=ImageStatus.SAVING)
         except (ImageNotFound, Conflict):
             log.info("image %s changed during a failed upload; not restoring queued", image.id)

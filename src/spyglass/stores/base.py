@@ -79,3 +79,12 @@ class Store(ABC):
     @abstractmethod
     async def delete(self, location: str) -> None:
         """Remove the data; ``NotFound`` if it is already gone."""
+
+    def image_of(self, location: str) -> str | None:
+        """The image whose data this store keeps at ``location``, if it is in the
+        store's own data area; ``None`` for anything else.
+
+        A user may never point an image at another image's data, which they
+        could then read, or delete along with their own image.
+        """
+        return None

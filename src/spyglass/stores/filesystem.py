@@ -71,6 +71,12 @@ class FilesystemStore(Store):
             raise BadStoreUri("Location is outside the filesystem store's data directory.")
         return path
 
+    def image_of(self, location: str) -> str | None:
+        try:
+            return self.path_for(location).name
+        except BadStoreUri:
+            return None
+
     async def add(self, image_id: str, data: ByteStream, *, size: int | None) -> WriteResult:
         if not _SAFE_ID.match(image_id):
             raise BadStoreUri(f"Invalid image id for the filesystem store: {image_id!r}")

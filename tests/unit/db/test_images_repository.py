@@ -14,7 +14,7 @@ from spyglass.db.engine import create_database
 from spyglass.db.images import SqlImageRepository
 from spyglass.db.migrate import sync_schema
 from spyglass.domain.image import Image, ImageStatus, Location
-from spyglass.errors import Conflict, Duplicate, ImageNotFound
+from spyglass.errors import ConcurrentUpdate, Conflict, Duplicate, ImageNotFound
 from tests.databases import BACKENDS, drop_database, fresh_database
 
 NOW = datetime(2026, 1, 1, 12, 0, 0)
@@ -101,3 +101,44 @@ async def test_children_are_synchronised(repo: SqlImageRepository) -> None:
     again = await repo.get(image.id)
     assert again.properties == {"k": "back"}
     assert again.locations == []
+
+
+async def test_save_with_expect_refuses_a_changed_image(repo: SqlImageRepository) -> None:
+    await repo.add(_image())
+    read = await repo.get(_image().id)
+    first, second = read.copy(), read.copy()
+    first.tags = first.tags | {"first"}
+    second.tags = second.tags | {"second"}
+    await repo.save(first, expect=read)
+    with pytest.raises(ConcurrentUpdate):
+        await repo.save(second, expect=read)
+    assert (await repo.get(read.id)).tags == {"a", "b", "first"}
+
+
+async def test_save_data_leaves_metadata_alone(repo: SqlImageRepository) -> None:
+    await repo.add(_image())
+    uploading = await repo.get(_image().id)
+    uploading.status = ImageStatus.SAVING
+    await repo.save_data(uploading, expect_status=ImageStatus.QUEUED)
+    renamed = await repo.get(uploading.id)
+    renamed.name, renamed.properties = "renamed", {"k": "v", "during": "upload"}
+    await repo.save(renamed, expect=await repo.get(uploading.id))
+    uploading.status, uploading.size = ImageStatus.ACTIVE, 3
+    uploading.locations = [Location("file:///x/1", {})]
+    await repo.save_data(uploading, expect_status=ImageStatus.SAVING)
+    stored = await repo.get(uploading.id)
+    assert (stored.status, stored.size, stored.name) == (ImageStatus.ACTIVE, 3, "renamed")
+    assert stored.properties == {"k": "v", "during": "upload"}
+    assert stored.locations == [Location("file:///x/1", {})]
+
+
+async def test_reservations_share_the_quota(repo: SqlImageRepository) -> None:
+    ids = [f"{n}1111111-1111-4111-8111-111111111111" for n in range(3)]
+    for image_id in ids:
+        image = _image(image_id)
+        image.owner, image.status = "p", ImageStatus.SAVING
+        await repo.add(image)
+    granted = await asyncio.gather(*(repo.reserve(i, "p", want=8, quota=10) for i in ids))
+    assert sorted(granted) == [0, 2, 8]
+    with pytest.raises(Conflict):  # only an image receiving data holds a reservation
+        await repo.reserve(ids[0], "other", want=8, quota=10)

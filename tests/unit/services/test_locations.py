@@ -117,3 +117,33 @@ async def test_removal_is_recorded_for_after_the_save() -> None:
     with pytest.raises(BadRequest):
         await _editor().apply(ADMIN, _image(ImageStatus.ACTIVE, "http://a/1", "http://a/2"),
                               _change(PatchOp.REMOVE, "5"), edits)  # fmt: skip
+
+
+async def test_replacing_a_queued_images_locations_validates_and_activates() -> None:
+    image = _image(ImageStatus.QUEUED)
+    value = [{"url": "http://a/1"}, {"url": "http://a/2", "metadata": {"k": "v"}}]
+    await _editor().apply(ADMIN, image, _change(PatchOp.REPLACE, value=value), LocationEdits())
+    assert (image.status, image.size) == (ImageStatus.ACTIVE, 10)
+    assert [loc.url for loc in image.locations] == ["http://a/1", "http://a/2"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "FILE:///etc/passwd", " http://a/1", "HTTP://a/1", "http://a/0",
+     "http://a/missing", "gopher://a/1", "http://a/\t1"],
+)  # fmt: skip
+async def test_replace_on_a_queued_image_refuses_what_add_refuses(url: str) -> None:
+    image = _image(ImageStatus.QUEUED)
+    with pytest.raises(BadRequest):
+        await _editor().apply(ADMIN, image, _change(PatchOp.REPLACE, value=[{"url": url}]),
+                              LocationEdits())  # fmt: skip
+    assert (image.status, image.locations) == (ImageStatus.QUEUED, [])
+
+
+async def test_locations_must_agree_on_size() -> None:
+    image = _image(ImageStatus.ACTIVE, "http://a/1")
+    image.size = 11
+    with pytest.raises(Conflict):
+        await _editor().apply(ADMIN, image, _change(PatchOp.ADD, "-", value={"url": "http://a/2"}),
+                              LocationEdits())  # fmt: skip
+    assert [loc.url for loc in image.locations] == ["http://a/1"]

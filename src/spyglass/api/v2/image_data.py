@@ -25,7 +25,11 @@ async def upload(request: Request) -> Response:
         )
     size = _declared_size(request)
     await services(request).uploads.upload(
-        context(request), request.path_params["image_id"], _body(request), size=size
+        context(request),
+        request.path_params["image_id"],
+        _body(request),
+        size=size,
+        length_hint=_content_length(request),
     )
     return Response(status_code=204)
 
@@ -41,6 +45,12 @@ def _declared_size(request: Request) -> int | None:
     if size < 0:
         raise BadRequest("x-openstack-image-size must not be negative.")
     return size
+
+
+def _content_length(request: Request) -> int | None:
+    """The body's length if the client sent one (the HTTP layer holds it to that)."""
+    raw = request.headers.get("content-length", "")
+    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 async def _body(request: Request) -> ByteStream:

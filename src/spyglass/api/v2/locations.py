@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from spyglass.api.v2.common import context, json_body, require_no_body, services
-from spyglass.stores.location import redact
+from spyglass.api.v2.views import location_view
 
 
 async def list_locations(request: Request) -> Response:
@@ -14,7 +14,7 @@ async def list_locations(request: Request) -> Response:
     locations = await services(request).images.get_locations(
         context(request), request.path_params["image_id"]
     )
-    return JSONResponse([{"url": redact(loc.url), "metadata": loc.metadata} for loc in locations])
+    return JSONResponse([location_view(loc) for loc in locations])
 
 
 async def add_location(request: Request) -> Response:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from spyglass.domain.image import Image
+from spyglass.domain.image import Image, Location
 from spyglass.domain.properties import is_hidden_property
 from spyglass.stores.location import redact
 
@@ -52,5 +52,10 @@ def image_view(image: Image, options: ViewOptions) -> dict[str, Any]:
     if options.show_direct_url and image.locations:
         body["direct_url"] = redact(image.locations[0].url)
     if options.show_locations:
-        body["locations"] = [{"url": loc.url, "metadata": loc.metadata} for loc in image.locations]
+        body["locations"] = [location_view(loc) for loc in image.locations]
     return body
+
+
+def location_view(location: Location) -> dict[str, Any]:
+    """A location as every response shows it: credentials never included."""
+    return {"url": redact(location.url), "metadata": location.metadata}
