@@ -254,6 +254,24 @@ _IMPORT_FILTERING = [
     list_opt("disallowed_ports", (), "Ports web-download refuses."),
 ]
 
+REGISTRY_NAMES: frozenset[str] = frozenset(
+    [o.name for o in _SERVER]
+    + [
+        "enable_v1_registry",
+        "enable_v2_registry",
+        "data_api",
+        "owner_is_tenant",
+        "admin_role",
+        "allow_anonymous_access",
+        "limit_param_default",
+        "api_limit_max",
+        "sqlalchemy_debug",
+        "db_auto_create",
+        "db_enforce_mysql_charset",
+    ]
+)
+"""``[DEFAULT]`` options of Glance's own that the registry server reads too."""
+
 GLANCE_OPTIONS: tuple[Opt, ...] = (
     *in_section(_D, _SERVER + _API + _QUOTAS + _REGISTRY + _CACHE_SCRUB + _NOTIFY),
     *in_section("image_format", _IMAGE_FORMAT),

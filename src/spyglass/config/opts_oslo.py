@@ -286,6 +286,9 @@ _CORS = [
     list_opt("allow_headers", (), "Request headers allowed."),
 ]
 
+LOGGING_NAMES: frozenset[str] = frozenset(o.name for o in _LOGGING)
+"""The oslo.log options, which every Glance service reads from ``[DEFAULT]``."""
+
 OSLO_OPTIONS: tuple[Opt, ...] = (
     *in_section("database", _DATABASE),
     *in_section(_D, _LOGGING + _MESSAGING_DEFAULT),

@@ -65,7 +65,16 @@ FIELDS: dict[str, tuple[str, str]] = {
     "image_cache_max_size": (_D, "image_cache_max_size"),
     "image_cache_stall_time": (_D, "image_cache_stall_time"),
     "debug": (_D, "debug"),
+    "verbose": (_D, "verbose"),
     "log_file": (_D, "log_file"),
+    "log_dir": (_D, "log_dir"),
+    "log_config_append": (_D, "log_config_append"),
+    "log_format": (_D, "log_format"),
+    "log_date_format": (_D, "log_date_format"),
+    "use_syslog": (_D, "use_syslog"),
+    "syslog_log_facility": (_D, "syslog_log_facility"),
+    "watch_log_file": (_D, "watch_log_file"),
+    "default_log_levels": (_D, "default_log_levels"),
 }
 """Settings attribute -> the option (section, name) it holds."""
 
@@ -116,7 +125,16 @@ class Settings:
     image_cache_max_size: int = 10737418240
     image_cache_stall_time: int = 86400
     debug: bool = False
+    verbose: bool = False
     log_file: str | None = None
+    log_dir: str | None = None
+    log_config_append: str | None = None
+    log_format: str | None = None
+    log_date_format: str = "%Y-%m-%d %H:%M:%S"
+    use_syslog: bool = False
+    syslog_log_facility: str = "LOG_USER"
+    watch_log_file: bool = False
+    default_log_levels: tuple[str, ...] | None = None
     sources: tuple[str, ...] = ()
     """The files read, in reading order."""
     _values: Mapping[Key, object] = field(default_factory=dict, repr=False, compare=False)

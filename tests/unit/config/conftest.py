@@ -1,28 +1,29 @@
-"""Shared helpers for the config tests: where the shared fixture files are, and a file writer."""
+"""Shared fixtures for the config tests: the seed's files (two variants) and a file writer.
+
+``seed_files`` runs a test twice: on ``written``, the seed's options and values written by the
+test itself (always runs), and on ``shared``, the seed's files verbatim (skipped, with the
+reason, where ``shared/fixtures`` is not beside the checkout).
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-_REPO = Path(__file__).resolve().parents[3]
+from tests.unit.config.seed import SEED_STYLE_API, SEED_STYLE_REGISTRY, shared_seed_files
 
 
-def _fixtures_dir() -> Path:
-    # The shared/ folder sits beside the repository, for developers and in CI.
-    override = os.environ.get("SPYGLASS_FIXTURES")
-    return Path(override) if override else _REPO.parent / "shared" / "fixtures"
-
-
-@pytest.fixture(scope="session")
-def fixtures_dir() -> Path:
-    """The directory holding glance-api.conf and glance-registry.conf."""
-    path = _fixtures_dir()
-    assert (path / "glance-api.conf").is_file(), f"shared fixtures not found in {path}"
-    return path
+@pytest.fixture(params=["written", "shared"])
+def seed_files(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, Path]:
+    """(glance-api.conf, glance-registry.conf) as the seed wrote them."""
+    if request.param == "shared":
+        return shared_seed_files()
+    api, registry = tmp_path / "glance-api.conf", tmp_path / "glance-registry.conf"
+    api.write_text(SEED_STYLE_API, encoding="utf-8")
+    registry.write_text(SEED_STYLE_REGISTRY, encoding="utf-8")
+    return api, registry
 
 
 WriteConf = Callable[[str, str], Path]

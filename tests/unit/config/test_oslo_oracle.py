@@ -84,8 +84,8 @@ def _compare(files: Sequence[Path], config_dir: Path | None = None) -> int:
     return compared
 
 
-def test_fixture_files_read_the_same(fixtures_dir: Path) -> None:
-    files = [fixtures_dir / "glance-api.conf", fixtures_dir / "glance-registry.conf"]
+def test_fixture_files_read_the_same(seed_files: tuple[Path, Path]) -> None:
+    files = list(seed_files)
     assert _compare(files) == len(options.OPTIONS)
     assert _compare(files[::-1]) == len(options.OPTIONS)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from spyglass.config import ConfigError, Settings, load_settings
+from tests.unit.config.seed import line_of
 
 WriteConf = Callable[[str, str], Path]
 
@@ -24,9 +25,8 @@ def test_no_files_gives_all_defaults() -> None:
     assert settings.origin("DEFAULT", "bind_port") is None
 
 
-def test_the_seed_fixture_files_load(fixtures_dir: Path) -> None:
-    api = fixtures_dir / "glance-api.conf"
-    registry = fixtures_dir / "glance-registry.conf"
+def test_the_seed_fixture_files_load(seed_files: tuple[Path, Path]) -> None:
+    api, registry = seed_files
     settings = load_settings([api, registry])
     assert settings.sources == (str(api), str(registry))
     assert settings.default_store == "file"
@@ -50,15 +50,16 @@ def test_the_seed_fixture_files_load(fixtures_dir: Path) -> None:
     assert opt("DEFAULT", "qpid_hostname") == "localhost"  # written as qpid_host
     assert opt("DEFAULT", "qpid_username") == ""
     assert opt("DEFAULT", "qpid_tcp_nodelay") is True
-    assert settings.origin("database", "connection") == f"{registry}:6"
-    assert settings.origin("DEFAULT", "sql_connection") == f"{registry}:6"
+    where = f"{registry}:{line_of(registry, 'sql_connection')}"
+    assert settings.origin("database", "connection") == where
+    assert settings.origin("DEFAULT", "sql_connection") == where
 
 
 def test_the_fixture_files_load_silently(
-    fixtures_dir: Path, caplog: pytest.LogCaptureFixture
+    seed_files: tuple[Path, Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="spyglass.config"):
-        load_settings([fixtures_dir / "glance-api.conf", fixtures_dir / "glance-registry.conf"])
+        load_settings(list(seed_files))
     assert caplog.records == []
 
 
