@@ -18,6 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from spyglass.api.access_log import AccessLogMiddleware
 from spyglass.api.errors import EXCEPTION_HANDLERS
 from spyglass.api.middleware import (
     ContextMiddleware,
@@ -124,6 +125,7 @@ def build_middleware(settings: Settings, services: Services, versions: ASGIApp) 
             reuse_caller_id=mode != "noauth",
             max_length=settings.max_request_id_length,
         ),
+        Middleware(AccessLogMiddleware),
         Middleware(VersionNegotiationMiddleware, accepted=accepted_versions, versions_app=versions),
     ]
     if mode == "keystone":

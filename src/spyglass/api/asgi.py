@@ -14,7 +14,8 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from spyglass.api.app import build_app
-from spyglass.config import load_settings
+from spyglass.config import Settings, load_settings
+from spyglass.logs import configure_logging
 
 ENV = "SPYGLASS_SERVE"
 
@@ -31,9 +32,19 @@ def serve_environment(
     return {ENV: json.dumps(document)}
 
 
-def create_app() -> Starlette:
-    """Build the app in a worker from what the parent put in the environment."""
+def worker_settings() -> Settings:
+    """The settings the parent loaded, loaded again in a worker from the same files."""
     document = json.loads(os.environ[ENV])
     config_dir = Path(document["config_dir"]) if document["config_dir"] else None
-    settings = load_settings([Path(p) for p in document["config_files"]], config_dir)
-    return build_app(settings, data_dir=Path(document["data_dir"]))
+    return load_settings([Path(p) for p in document["config_files"]], config_dir)
+
+
+def configure_worker_logging() -> None:
+    """Log in a worker as in the parent: a spawned process starts with no handlers."""
+    configure_logging(worker_settings())
+
+
+def create_app() -> Starlette:
+    """Build the app in a worker from what the parent put in the environment."""
+    data_dir = Path(json.loads(os.environ[ENV])["data_dir"])
+    return build_app(worker_settings(), data_dir=data_dir)

@@ -11,8 +11,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from spyglass import __version__
 from spyglass.config import Settings, load_settings
 from spyglass.errors import ConfigError, SpyglassError
+
+log = logging.getLogger("spyglass")
 
 app = typer.Typer(
     help="Spyglass: an image service that speaks OpenStack Glance's APIs.",
@@ -23,6 +26,25 @@ db_app = typer.Typer(help="Manage the image database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 config_app = typer.Typer(help="Inspect configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"spyglass {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Spyglass: an image service that speaks OpenStack Glance's APIs."""
+
 
 ConfigFiles = Annotated[
     Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
@@ -69,20 +91,25 @@ def api(
     from spyglass.api.app import build_app, database_url
     from spyglass.api.asgi import serve_environment
     from spyglass.cli.workers import serve_workers
+    from spyglass.logs import configure_logging
 
     settings = _settings(
         config_file, config_dir, bind_host=bind_host, bind_port=bind_port, workers=workers
     )
-    logging.basicConfig(
-        level=logging.DEBUG if settings.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    url = database_url(settings, data_dir)
+    try:
+        configure_logging(settings)
+        url = database_url(settings, data_dir)
+        for line in _startup_summary(settings, data_dir, url):
+            log.info("%s", line)
+    except ConfigError as exc:
+        typer.echo(f"spyglass: error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
     if url.startswith("sqlite:"):  # the embedded database sets itself up
         _sync(url)
     options: dict[str, Any] = {
-        "log_level": "info" if settings.debug else "warning",
-        "access_log": settings.debug,
+        "log_level": None,  # spyglass.logs decides every logger's level
+        "log_config": None,
+        "access_log": False,  # spyglass.api.access_log writes one line per request
         "http": "httptools",
         "loop": "uvloop",
     }
@@ -103,6 +130,38 @@ def api(
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None
+
+
+def _startup_summary(settings: Settings, data_dir: Path, url: str) -> list[str]:
+    """What the operator needs to know first: version, files, database, stores, identity."""
+    from spyglass.api.app import auth_mode, build_stores
+    from spyglass.logs import startup_lines
+
+    stores = build_stores(settings, data_dir)
+    described = []
+    for backend_id, store in stores.stores.items():
+        datadir = getattr(store, "datadir", None)
+        text = backend_id + (" (default)" if backend_id == stores.default_id else "")
+        described.append(text + (f" at {datadir}" if datadir else ""))
+    mode = auth_mode(settings)
+    keystone = settings.option("keystone_authtoken", "auth_url") or "an unset auth_url"
+    identity = {
+        "noauth": "none (every caller is an administrator)",
+        "trusted-auth": "trusted-auth (identity from an authenticating proxy's headers)",
+        "keystone": f"keystone (tokens validated at {keystone})",
+    }[mode]
+    host = f"[{settings.bind_host}]" if ":" in settings.bind_host else settings.bind_host
+    address = f"http://{host}:{settings.bind_port}"
+    if settings.workers > 1:
+        address += f" with {settings.workers} workers"
+    return startup_lines(
+        version=__version__,
+        sources=settings.sources,
+        database=url,
+        stores=described,
+        identity=identity,
+        address=address,
+    )
 
 
 def _sync(url: str) -> None:
@@ -190,6 +249,37 @@ def config_check(config_file: ConfigFiles = None, config_dir: ConfigDir = None) 
     settings = _settings(config_file, config_dir)
     for name, value in settings.summary().items():
         typer.echo(f"{name} = {value}")
+
+
+@config_app.command("sample")
+def config_sample(
+    service: Annotated[
+        str, typer.Option(help="Which file: api (glance-api.conf) or registry.")
+    ] = "api",
+    output_file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Write the sample here instead of printing it."),
+    ] = None,
+) -> None:
+    """Print a sample glance-<service>.conf: every option, its default and a one-line help."""
+    from spyglass.config.sample import SERVICES, render
+
+    if service not in SERVICES:
+        typer.echo(
+            f"spyglass: error: unknown service {service!r} (known: {', '.join(SERVICES)})",
+            err=True,
+        )
+        raise typer.Exit(2)
+    text = render(service)
+    if output_file is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output_file.parent.mkdir(parents=True, exist_ok=True)
+        output_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        typer.echo(f"spyglass: error: cannot write {output_file}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

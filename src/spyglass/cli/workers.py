@@ -29,6 +29,10 @@ def _listen(host: str, port: int, backlog: int) -> socket.socket:
 def _worker(host: str, port: int, backlog: int, options: dict[str, Any]) -> None:
     import uvicorn
 
+    from spyglass.api.asgi import configure_worker_logging
+
+    configure_worker_logging()
+
     try:
         sock = _listen(host, port, backlog)
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""The ``spyglass`` command: config errors are one clear line, ``db sync`` works."""
+"""The ``spyglass`` command: one-line config errors, db sync, config check and sample, version."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures"
+from spyglass import __version__
+from tests.unit.config.seed import ETC, SEED_STYLE_API, SEED_STYLE_REGISTRY, shared_seed_files
 
 
 def _spyglass(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -69,17 +70,58 @@ def test_db_sync_against_a_closed_port_fails_cleanly(tmp_path: Path) -> None:
     assert "database" in result.stderr
 
 
-@pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not beside the checkout")
-def test_seed_config_files_load_as_they_are(tmp_path: Path) -> None:
-    result = _spyglass(
-        "config", "check",
-        "--config-file", str(FIXTURES / "glance-api.conf"),
-        "--config-file", str(FIXTURES / "glance-registry.conf"),
-        cwd=tmp_path,
-    )  # fmt: skip
+def _config_check(cwd: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+    flags = [arg for path in files for arg in ("--config-file", str(path))]
+    return _spyglass("config", "check", *flags, cwd=cwd)
+
+
+@pytest.mark.parametrize("variant", ["written", "shared"])
+def test_seed_config_files_load_as_they_are(tmp_path: Path, variant: str) -> None:
+    # "shared" reads the seed's files verbatim (skipped where shared/ is not beside the
+    # checkout); "written" holds the same options and values and runs everywhere.
+    if variant == "shared":
+        api, registry = shared_seed_files()
+    else:
+        api, registry = tmp_path / "glance-api.conf", tmp_path / "glance-registry.conf"
+        api.write_text(SEED_STYLE_API)
+        registry.write_text(SEED_STYLE_REGISTRY)
+    result = _config_check(tmp_path, api, registry)
     assert result.returncode == 0, result.stderr
     assert "default_store = file" in result.stdout
     assert "sql_connection = mysql://glance:***@127.0.0.1/glance" in result.stdout
+    assert "openstack" not in result.stdout
+
+
+def test_version() -> None:
+    result = _spyglass("--version", cwd=Path.cwd())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"spyglass {__version__}\n"
+
+
+@pytest.mark.parametrize("service", ["api", "registry"])
+def test_config_sample_prints_the_file_in_etc(tmp_path: Path, service: str) -> None:
+    flags = [] if service == "api" else ["--service", service]
+    result = _spyglass("config", "sample", *flags, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ETC / f"glance-{service}.conf").read_text()
+    written = _spyglass("config", "sample", *flags, "--output-file", "out/x.conf", cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert (tmp_path / "out" / "x.conf").read_text() == result.stdout
+
+
+def test_config_sample_refuses_an_unknown_service(tmp_path: Path) -> None:
+    result = _spyglass("config", "sample", "--service", "compute", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "spyglass: error: unknown service 'compute' (known: api, registry)"
+    )
+
+
+def test_the_etc_samples_load_as_the_defaults(tmp_path: Path) -> None:
+    result = _config_check(tmp_path, ETC / "glance-api.conf", ETC / "glance-registry.conf")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "bind_port = 9292" in result.stdout
 
 
 def test_several_workers_serve_and_stop_cleanly(tmp_path: Path) -> None:
