@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck unit bench clean
+.PHONY: serve test lint typecheck unit bench sample clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src tests bench
+
+## Rewrite the sample configuration files in etc/ from the option declarations.
+sample: $(STAMP)
+	$(BIN)/spyglass config sample --service api --output-file etc/glance-api.conf
+	$(BIN)/spyglass config sample --service registry --output-file etc/glance-registry.conf
 
 ## Spyglass and upstream Glance side by side (about 14 min; --quick: 4 min); writes docs/performance.md.
 bench: $(STAMP)
