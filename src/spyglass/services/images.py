@@ -225,10 +225,17 @@ class ImageService:
         if self.protections is not None and not self.protections.allows(name, action, ctx):
             raise Forbidden(f"Property '{name}' is protected: {action.value} is not allowed.")
 
-    def readable(self, ctx: RequestContext, image: Image) -> Image:
+    def readable(self, ctx: RequestContext, image: Image, *, with_locations: bool) -> Image:
         """The image as this caller may read it: protected properties left out,
-        and no locations unless ``get_image_location`` allows (as upstream: an
-        empty list, and no ``direct_url``)."""
+        and, where locations are shown at all, none unless ``get_image_location``
+        allows (as upstream: an empty list, and no ``direct_url``)."""
+        hide = (
+            with_locations
+            and bool(image.locations)
+            and not self.access.allowed(ctx, image, "get_image_location")
+        )
+        if self.protections is None and not hide:
+            return image
         shown = image.copy()
         if self.protections is not None:
             shown.properties = {
@@ -236,7 +243,7 @@ class ImageService:
                 for k, v in image.properties.items()
                 if self.protections.allows(k, PropertyAction.READ, ctx)
             }
-        if image.locations and not self.access.allowed(ctx, image, "get_image_location"):
+        if hide:
             shown.locations = []
         return shown
 

@@ -20,7 +20,9 @@ from spyglass.errors import UnsupportedMediaType
 def render(request: Request, image: Image) -> dict[str, Any]:
     """The image as JSON, without the properties this caller may not read."""
     svc = services(request)
-    return image_view(svc.images.readable(context(request), image), svc.views)
+    with_locations = svc.views.show_locations or svc.views.show_direct_url
+    shown = svc.images.readable(context(request), image, with_locations=with_locations)
+    return image_view(shown, svc.views)
 
 
 async def create_image(request: Request) -> Response:
