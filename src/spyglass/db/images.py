@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from spyglass.db import rows
 from spyglass.db.engine import Database
-from spyglass.db.listing import IMAGE_COLUMNS, build_list_select
+from spyglass.db.listing import IMAGE_COLUMNS, build_list_select, marker_visibility
 from spyglass.db.models import ImageLocationRow, ImageRow, UploadReservationRow
 from spyglass.domain.image import Image, ImageStatus
 from spyglass.errors import BadRequest, ConcurrentUpdate, Conflict, Duplicate, ImageNotFound
@@ -179,8 +179,15 @@ class SqlImageRepository:
     def _list(session: Session, query: ListQuery) -> builtins.list[Image]:
         marker = None
         if query.marker is not None:
-            marker = session.get(ImageRow, query.marker) if len(query.marker) <= 36 else None
-            if marker is None or marker.deleted:
+            if len(query.marker) <= 36:  # longer cannot be an id; don't send it to the database
+                marker = session.execute(
+                    select(IMAGE_COLUMNS).where(
+                        ImageRow.id == query.marker,
+                        ImageRow.deleted == false(),
+                        *marker_visibility(query),
+                    )
+                ).first()
+            if marker is None:  # unknown, deleted or hidden: the same answer for each
                 raise BadRequest(f"marker {query.marker} could not be found.")
         dialect = session.get_bind().dialect.name
         found = session.execute(build_list_select(query, marker, dialect)).all()

@@ -69,6 +69,28 @@ def _member_of(project_id: str | None, statuses: tuple[str, ...] | None) -> Colu
     return exists().where(cond)
 
 
+def marker_visibility(query: ListQuery) -> list[ColumnElement[bool]]:
+    """Whether the caller may see the marker image at all: upstream's rule for showing an
+    image (admins, owners, public and community, members of shared in any status).
+
+    A marker it may not see must be refused exactly like an unknown id; paging from it
+    would reveal its sort values (name, size, status...) one comparison at a time. The
+    listing's own filters (``visibility=``, ``member_status=``) do not apply: a visible
+    image outside this listing reveals nothing the caller cannot read anyway.
+    """
+    if query.is_admin:
+        return []
+    owned = ImageRow.owner == query.project_id if query.project_id else false()
+    return [
+        or_(
+            ImageRow.owner.is_(None),
+            ImageRow.visibility.in_(("public", "community")),
+            owned,
+            and_(ImageRow.visibility == "shared", _member_of(query.project_id, None)),
+        )
+    ]
+
+
 def _visibility_clauses(query: ListQuery) -> list[ColumnElement[bool]]:
     """Upstream's listing rules: who sees which visibility in which listing."""
     clauses: list[ColumnElement[bool]] = []
@@ -165,11 +187,15 @@ def _after_marker(sort: tuple[SortKey, ...], marker: Any) -> ColumnElement[bool]
 
 
 def _lexicographic(sort: tuple[SortKey, ...], marker: Any) -> ColumnElement[bool]:
-    alternatives: list[ColumnElement[bool]] = []
-    equal_prefix: list[ColumnElement[bool]] = []
-    for key in sort:
+    """``k1 > v1 OR (k1 = v1 AND (k2 > v2 OR (k2 = v2 AND ...)))``, built from the last key
+    outwards so each key appears twice: the flat OR of equal-prefixes repeats the prefix
+    in every alternative and grows with the square of the number of keys."""
+    condition: ColumnElement[bool] | None = None
+    for key in reversed(sort):
         column = COLUMNS[key.key]
         value = getattr(marker, key.key)
-        alternatives.append(and_(*equal_prefix, _beyond(column, value, key.descending)))
-        equal_prefix.append(_same(column, value))
-    return or_(*alternatives) if alternatives else not_(false())
+        beyond = _beyond(column, value, key.descending)
+        condition = (
+            beyond if condition is None else or_(beyond, and_(_same(column, value), condition))
+        )
+    return condition if condition is not None else not_(false())

@@ -23,6 +23,16 @@ _INT_FILTERS = ("min_disk", "min_ram", "size", "virtual_size")
 _VISIBILITIES = frozenset({"public", "private", "shared", "community", "all"})
 _MEMBER_STATUSES = frozenset({"pending", "accepted", "rejected", "all"})
 _TIME_OPS = frozenset({"gt", "gte", "lt", "lte", "eq", "neq"})
+MAX_SORT_KEYS = 20
+"""Sort keys one listing may name (repeats included). There are only eight sortable
+columns, so more can only be repeats; each repeat used to lengthen the SQL, and the
+marker condition grew with the square of their number."""
+MAX_TAG_FILTERS = 50
+"""``tag=`` filters one listing may carry: each is a subquery, and a thousand of them
+overflow SQLite's expression depth (a 500 before this bound)."""
+MAX_PROPERTY_FILTERS = 50
+"""Property filters (``name=value`` on extra properties) one listing may carry, for the
+same reason as ``MAX_TAG_FILTERS``."""
 _NOT_PROPERTY_FILTERS = frozenset(
     {
         "limit",
@@ -49,9 +59,16 @@ _NOT_PROPERTY_FILTERS = frozenset(
 def parse_list_query(
     params: Sequence[tuple[str, str]], ctx: RequestContext, *, default_limit: int, max_limit: int
 ) -> ListQuery:
+    if any("\x00" in k or "\x00" in v for k, v in params):
+        # PostgreSQL's text cannot hold NUL: comparing with one failed the query (a 500)
+        raise BadRequest("Query parameters must not contain NUL characters.")
     single = _single_values(params)
     if "changes-since" in single:
         raise BadRequest("The 'changes-since' filter is no longer available on v2.")
+    properties = {k: v for k, v in single.items() if k not in _NOT_PROPERTY_FILTERS}
+    tags = tuple(dict.fromkeys(v for k, v in params if k == "tag"))
+    _at_most(len(tags), MAX_TAG_FILTERS, "tag filters")
+    _at_most(len(properties), MAX_PROPERTY_FILTERS, "property filters")
     return ListQuery(
         limit=_limit(single.get("limit"), default_limit, max_limit),
         marker=single.get("marker"),
@@ -61,8 +78,8 @@ def parse_list_query(
             **{k: (single[k],) for k in _EXACT_FILTERS if k in single},
         },
         numbers={k: _int_value(k, single[k]) for k in _INT_FILTERS if k in single},
-        properties={k: v for k, v in single.items() if k not in _NOT_PROPERTY_FILTERS},
-        tags=tuple(v for k, v in params if k == "tag"),
+        properties=properties,
+        tags=tags,
         visibility=_choice("visibility", single.get("visibility"), _VISIBILITIES),
         member_status=_choice(
             "member_status", single.get("member_status", "accepted"), _MEMBER_STATUSES
@@ -84,16 +101,37 @@ def parse_list_query(
     )
 
 
+def _at_most(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise BadRequest(f"Too many {what}: at most {limit} are allowed in one request.")
+
+
 def _single_values(params: Sequence[tuple[str, str]]) -> dict[str, str]:
     """The last value of each parameter (upstream reads repeated filters that way)."""
     return {k: v for k, v in params}
+
+
+_BIGINT = 2**63
+"""Integer columns are 64-bit; a larger number made PostgreSQL and MySQL fail the query."""
+
+
+def _integer(raw: str) -> int:
+    """An optionally signed run of ASCII digits within the database's range; ``int()``
+    alone would also take ``5_0``, surrounding spaces and other scripts' digits."""
+    digits = raw[1:] if raw.startswith("-") else raw
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
+        raise ValueError(raw)
+    value = int(raw)
+    if not -_BIGINT <= value < _BIGINT:
+        raise ValueError(raw)
+    return value
 
 
 def _limit(raw: str | None, default: int, maximum: int) -> int:
     if raw is None:
         return min(default, maximum)
     try:
-        limit = int(raw)
+        limit = _integer(raw)
     except ValueError:
         raise BadRequest("limit param must be an integer") from None
     if limit < 0:
@@ -116,7 +154,12 @@ def _sort(params: Sequence[tuple[str, str]], single: Mapping[str, str]) -> tuple
         keys = keys or ["created_at"]
         dirs = dirs or ["desc"]
         pairs = [(key, dirs[i] if len(dirs) > 1 else dirs[0]) for i, key in enumerate(keys)]
-    sort = [SortKey(_sort_key(key), _direction(direction)) for key, direction in pairs]
+    _at_most(len(pairs), MAX_SORT_KEYS, "sort keys")
+    sort: list[SortKey] = []
+    for key, direction in pairs:
+        checked = SortKey(_sort_key(key), _direction(direction))
+        if all(s.key != checked.key for s in sort):  # a repeat cannot change the order
+            sort.append(checked)
     descending = sort[0].descending
     for tiebreak in ("created_at", "id"):
         if all(s.key != tiebreak for s in sort):
@@ -177,7 +220,7 @@ def _int(name: str, raw: str | None) -> int | None:
 
 def _int_value(name: str, raw: str) -> int:
     try:
-        return int(raw)
+        return _integer(raw)
     except ValueError:
         raise InvalidFilter(f"Invalid value for {name}: {raw}. It must be an integer.") from None
 
