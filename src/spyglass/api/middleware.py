@@ -78,7 +78,7 @@ class ContextMiddleware:
         await self.app(scope, receive, send)
 
 
-_VERSIONED = re.compile(r"^/v(\d+)(?:\.(\d+))?(/.*)?$")
+_VERSIONED = re.compile(r"^/v([0-9]+)(?:\.([0-9]+))?(/.*)?\Z", re.DOTALL)
 
 
 _UNVERSIONED = frozenset({"/", "/versions", "/healthcheck"})

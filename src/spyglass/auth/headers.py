@@ -17,7 +17,13 @@ from spyglass.errors import Unauthorized
 
 
 def _roles(headers: Headers) -> frozenset[str]:
-    raw = headers.get("x-roles") or headers.get("x-role") or ""
+    """The roles in ``X-Roles``, and only there.
+
+    The proxy vouches for the headers it sets, not for the deprecated spellings it may
+    pass through untouched: falling back to ``X-Role`` when ``X-Roles`` was empty let a
+    client name its own roles (``X-Role: admin``).
+    """
+    raw = headers.get("x-roles", "")
     return frozenset(r.strip().lower() for r in raw.split(",") if r.strip())
 
 
@@ -32,8 +38,9 @@ def context_from_headers(
             raise Unauthorized("The request you have made requires authentication.")
         ctx = RequestContext(
             request_id=str(scope.get("request_id", "")),
-            project_id=headers.get("x-project-id") or headers.get("x-tenant-id") or None,
-            user_id=headers.get("x-user-id") or headers.get("x-user") or None,
+            # no fallback to X-Tenant-Id / X-User either, for the reason given in _roles
+            project_id=headers.get("x-project-id") or None,
+            user_id=headers.get("x-user-id") or None,
             roles=_roles(headers),
         )
         return RequestContext(

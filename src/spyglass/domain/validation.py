@@ -6,7 +6,9 @@ check accepts is accepted here too (and the other way round).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jsonschema
@@ -14,10 +16,44 @@ import jsonschema
 from spyglass.errors import BadRequest
 
 
+@functools.cache
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a JSON-schema ``pattern`` with ECMA 262's meaning of ``$``: the end of the
+    string. In Python ``$`` also matches before a final newline, so an id ending in
+    ``\\n`` passed the UUID pattern and made an image nothing could address."""
+    out: list[str] = []
+    escaped = in_class = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = r"\Z"
+        out.append(char)
+    return re.compile("".join(out))
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
+    if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft4Validator, {"pattern": _pattern}
+)
+
+
 class SchemaValidator:
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self._schema = dict(schema)
-        self._validator = jsonschema.Draft4Validator(self._schema)
+        self._validator = _Validator(self._schema)
         self._properties: Mapping[str, Any] = self._schema["properties"]
         self._name = self._schema.get("name", "object")
 

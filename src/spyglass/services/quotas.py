@@ -12,7 +12,7 @@ import re
 from spyglass.errors import ConfigError
 
 _UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-_QUOTA = re.compile(r"^\s*(\d+)\s*([KMGT]?B)?\s*$", re.IGNORECASE)
+_QUOTA = re.compile(r"^\s*([0-9]+)\s*([KMGT]?B)?\s*\Z", re.IGNORECASE)
 
 
 def parse_storage_quota(text: str) -> int | None:

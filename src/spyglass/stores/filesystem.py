@@ -29,7 +29,7 @@ from spyglass.stores.base import ByteRange, Capability, ReadResult, Store, Write
 from spyglass.types import ByteStream
 
 READ_CHUNK = 1024 * 1024
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
 
 
 def _storage_error(exc: OSError, path: Path) -> Exception:

@@ -12,8 +12,9 @@ from spyglass.errors import BadRequest, RangeNotSatisfiable, UnsupportedMediaTyp
 from spyglass.stores.base import ByteRange
 from spyglass.types import ByteStream
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+_CONTENT_RANGE = re.compile(r"bytes ([0-9]+)-([0-9]+)/([0-9]+|\*)")
+"""Matched whole (``fullmatch``): ``$`` would also match before a final newline."""
 
 
 async def upload(request: Request) -> Response:
@@ -38,13 +39,12 @@ def _declared_size(request: Request) -> int | None:
     raw = request.headers.get("x-openstack-image-size")
     if raw is None:
         return None
-    try:
-        size = int(raw)
-    except ValueError:
-        raise BadRequest(f"x-openstack-image-size must be an integer, not {raw!r}.") from None
-    if size < 0:
-        raise BadRequest("x-openstack-image-size must not be negative.")
-    return size
+    # digits only: int() would also take "5_0", "+5", "-0" and non-ASCII digits
+    if not (raw.isascii() and raw.isdigit()):
+        raise BadRequest(
+            f"x-openstack-image-size must be a non-negative integer in digits, not {raw!r}."
+        )
+    return int(raw)
 
 
 def _content_length(request: Request) -> int | None:
@@ -92,18 +92,20 @@ def _requested_range(request: Request) -> ByteRange | None:
     if raw is not None:
         if "," in raw:
             raise BadRequest("Multiple ranges are not supported.")
-        match = _RANGE.match(raw.strip())
+        match = _RANGE.fullmatch(raw.strip())
         if not match or match.groups() == ("", ""):
             raise RangeNotSatisfiable(f"Invalid Range header: {raw}")
         first, last = match.groups()
         if first == "":
+            if int(last) == 0:  # a suffix of no bytes selects nothing (RFC 9110 14.1.2)
+                raise RangeNotSatisfiable(f"Invalid Range header: {raw}")
             return ByteRange(-int(last))
         if last and int(last) < int(first):
             raise RangeNotSatisfiable(f"Invalid Range header: {raw}")
         return ByteRange(int(first), int(last) if last else None)
     legacy = request.headers.get("content-range")
     if legacy is not None:
-        match = _CONTENT_RANGE.match(legacy.strip())
+        match = _CONTENT_RANGE.fullmatch(legacy.strip())
         if not match or int(match.group(2)) < int(match.group(1)):
             raise RangeNotSatisfiable(f"Invalid Content-Range header: {legacy}")
         return ByteRange(int(match.group(1)), int(match.group(2)))
