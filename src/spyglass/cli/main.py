@@ -90,6 +90,7 @@ def api(
 
     from spyglass.api.app import build_app, database_url
     from spyglass.api.asgi import serve_environment
+    from spyglass.api.http_protocol import protocol_for
     from spyglass.cli.workers import serve_workers
     from spyglass.logs import configure_logging
 
@@ -110,7 +111,7 @@ def api(
         "log_level": None,  # spyglass.logs decides every logger's level
         "log_config": None,
         "access_log": False,  # spyglass.api.access_log writes one line per request
-        "http": "httptools",
+        "http": protocol_for(settings),  # httptools, with bounded request heads
         "loop": "uvloop",
     }
     try:
