@@ -7,6 +7,8 @@ import time
 from tests.functional.helpers import create
 from tests.security.conftest import ALICE, BOB, StartServer, caller, client_for
 
+Params = list[tuple[str, str | int | float | bool | None]]
+
 
 def test_repeated_sort_keys_are_refused_at_once(race_server: StartServer) -> None:
     """Hundreds of ``sort_key=name`` behind a marker built a WHERE clause quadratic in their
@@ -17,11 +19,12 @@ def test_repeated_sort_keys_are_refused_at_once(race_server: StartServer) -> Non
         client.headers.update(ALICE)
         first = create(client, name="a", disk_format="raw", container_format="bare")
         create(client, name="b", disk_format="raw", container_format="bare")
-        for params in (
+        cases: list[Params] = [
             [("sort_key", "name")] * 200 + [("marker", first["id"])],
             [("sort", ",".join(["name:asc"] * 200)), ("marker", first["id"])],
             [("sort_key", "name")] * 1000,
-        ):
+        ]
+        for params in cases:
             started = time.monotonic()
             response = client.get("/v2/images", params=params)
             assert time.monotonic() - started < 2
