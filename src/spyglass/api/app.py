@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
+import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -36,7 +37,11 @@ from spyglass.config import Settings
 from spyglass.db.engine import Database, create_database
 from spyglass.db.images import SqlImageRepository
 from spyglass.db.members import SqlMemberRepository
+from spyglass.db.outbox import Outbox
 from spyglass.errors import ConfigError
+from spyglass.notify.base import NotifyConfig, build_notifier, notify_config
+from spyglass.notify.events import EventFilter
+from spyglass.notify.publisher import Publisher
 from spyglass.services.access import Access
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
@@ -75,12 +80,21 @@ def auth_mode(settings: Settings) -> str:
     return "noauth" if mode in ("caching", "cachemanagement") else mode
 
 
-def build_services(settings: Settings, database: Database, stores: StoreSet) -> Services:
-    """Every use case, wired to the database, the stores and the policy."""
-    member_repo = SqlMemberRepository(database)
+def build_outbox(config: NotifyConfig, database: Database) -> Outbox | None:
+    """Where events are recorded, unless notifications are off (``noop``)."""
+    if not config.enabled:
+        return None
+    return Outbox(database, publisher_id=config.publisher_id, events=EventFilter(config.disabled))
+
+
+def build_services(
+    settings: Settings, database: Database, stores: StoreSet, outbox: Outbox | None = None
+) -> Services:
+    """Every use case, wired to the database, the stores, the policy and the outbox."""
+    member_repo = SqlMemberRepository(database, outbox)
     policy = load_policy(settings)
     images = ImageService(
-        SqlImageRepository(database),
+        SqlImageRepository(database, outbox),
         stores,
         Access(policy, member_repo),
         disk_formats=settings.disk_formats,
@@ -92,6 +106,7 @@ def build_services(settings: Settings, database: Database, stores: StoreSet) -> 
         protections=load_protections(settings, policy),
         show_locations=settings.show_multiple_locations,
         location_quota=settings.image_location_quota,
+        events=outbox,
     )
     return Services(
         settings=settings,
@@ -149,14 +164,17 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     check_algorithm(settings.hashing_algorithm)
     database = create_database(database_url(settings, data_dir))
     stores = build_stores(settings, data_dir)
-    services = build_services(settings, database, stores)
+    notifications = notify_config(settings)
+    outbox = build_outbox(notifications, database)
+    services = build_services(settings, database, stores, outbox)
     versions = VersionsApp(settings.public_endpoint)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await stores.open()
         try:
-            yield
+            async with publishing(notifications, database, outbox):
+                yield
         finally:
             await stores.close()
             await database.dispose()
@@ -175,6 +193,32 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     app.state.services = services
     app.router.redirect_slashes = False
     return app
+
+
+@contextlib.asynccontextmanager
+async def publishing(
+    config: NotifyConfig, database: Database, outbox: Outbox | None
+) -> AsyncIterator[Publisher | None]:
+    """This worker's notification publisher, running in the background while serving."""
+    if outbox is None:
+        yield None
+        return
+    publisher = Publisher(
+        database,
+        build_notifier(config),
+        retry_backoff=config.retry_backoff,
+        retry_max_backoff=config.retry_max_backoff,
+    )
+    outbox.on_commit(publisher.wake)
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(publisher.run)
+        try:
+            yield publisher
+        finally:
+            tasks.cancel_scope.cancel()
+    with anyio.CancelScope(shield=True):
+        await publisher.drain(2.0)
+        await publisher.close()
 
 
 async def healthcheck(request: Request) -> Response:

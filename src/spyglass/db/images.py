@@ -18,8 +18,10 @@ from spyglass.db import rows
 from spyglass.db.engine import Database
 from spyglass.db.listing import IMAGE_COLUMNS, build_list_select, marker_visibility
 from spyglass.db.models import ImageLocationRow, ImageRow, UploadReservationRow
+from spyglass.db.outbox import Outbox
 from spyglass.domain.image import Image, ImageStatus
 from spyglass.errors import BadRequest, ConcurrentUpdate, Conflict, Duplicate, ImageNotFound
+from spyglass.notify.events import image_event
 from spyglass.services.ports import ListQuery, Usage
 from spyglass.timeutils import utcnow
 
@@ -67,13 +69,33 @@ def _update_row(
 
 
 class SqlImageRepository:
-    """``services.ports.ImageRepository`` on SQLAlchemy."""
+    """``services.ports.ImageRepository`` on SQLAlchemy.
 
-    def __init__(self, database: Database) -> None:
+    Write methods take the notification ``events`` the change causes; with an
+    ``outbox`` they are recorded in the change's own transaction.
+    """
+
+    def __init__(self, database: Database, outbox: Outbox | None = None) -> None:
         self.database = database
+        self.outbox = outbox
 
-    async def add(self, image: Image) -> Image:
-        return await self.database.run(lambda s: self._add(s, image), write=True)
+    def _record(self, session: Session, image: Image, events: Sequence[str]) -> None:
+        if self.outbox is not None and events:
+            self.outbox.write(session, [image_event(name, image) for name in events])
+
+    def _committed(self, events: Sequence[str]) -> None:
+        if self.outbox is not None and events:
+            self.outbox.committed()
+
+    async def add(self, image: Image, *, events: Sequence[str] = ()) -> Image:
+        def work(session: Session) -> Image:
+            added = self._add(session, image)
+            self._record(session, added, events)
+            return added
+
+        added = await self.database.run(work, write=True)
+        self._committed(events)
+        return added
 
     async def get(self, image_id: str) -> Image:
         if len(image_id) > 36:
@@ -89,6 +111,7 @@ class SqlImageRepository:
         *,
         expect_status: ImageStatus | None = None,
         expect: Image | None = None,
+        events: Sequence[str] = (),
     ) -> Image:
         """Write ``image`` whole.
 
@@ -98,11 +121,19 @@ class SqlImageRepository:
         Either refusal is ``Conflict`` (``ConcurrentUpdate`` for ``expect``).
         """
         image.updated_at = utcnow()
-        return await self.database.run(
-            lambda s: self._save(s, image, expect_status, expect), write=True
-        )
 
-    async def save_data(self, image: Image, *, expect_status: ImageStatus) -> Image:
+        def work(session: Session) -> Image:
+            saved = self._save(session, image, expect_status, expect)
+            self._record(session, saved, events)
+            return saved
+
+        saved = await self.database.run(work, write=True)
+        self._committed(events)
+        return saved
+
+    async def save_data(
+        self, image: Image, *, expect_status: ImageStatus, events: Sequence[str] = ()
+    ) -> Image:
         """Write only what an upload changes: status, size, hashes and locations.
 
         Used by uploads, which hold the image for a while: a PATCH of its
@@ -110,9 +141,15 @@ class SqlImageRepository:
         image's upload reservation ends with it.
         """
         image.updated_at = utcnow()
-        return await self.database.run(
-            lambda s: self._save_data(s, image, expect_status), write=True
-        )
+
+        def work(session: Session) -> Image:
+            saved = self._save_data(session, image, expect_status)
+            self._record(session, saved, events)
+            return saved
+
+        saved = await self.database.run(work, write=True)
+        self._committed(events)
+        return saved
 
     async def reserve(self, image_id: str, owner: str | None, *, want: int, quota: int) -> int:
         """Hold up to ``want`` bytes of ``owner``'s ``quota`` for an image being saved.
@@ -129,7 +166,9 @@ class SqlImageRepository:
         """Whether an image other than ``excluding`` still refers to the data at ``url``."""
         return await self.database.run(lambda s: rows.location_in_use(s, url, excluding))
 
-    async def remove(self, image: Image, *, keep_data: bool = False) -> Image:
+    async def remove(
+        self, image: Image, *, keep_data: bool = False, events: Sequence[str] = ()
+    ) -> Image:
         """Soft-delete the image, as upstream does.
 
         With ``keep_data`` (``delayed_delete``) the image becomes ``pending_delete``
@@ -137,7 +176,13 @@ class SqlImageRepository:
         """
         image.status = ImageStatus.PENDING_DELETE if keep_data else ImageStatus.DELETED
         image.deleted_at = utcnow()
-        await self.database.run(lambda s: self._remove(s, image, keep_data), write=True)
+
+        def work(session: Session) -> None:
+            self._remove(session, image, keep_data)
+            self._record(session, image, events)
+
+        await self.database.run(work, write=True)
+        self._committed(events)
         return image
 
     async def usage(self, owner: str | None, *, excluding: str | None = None) -> Usage:

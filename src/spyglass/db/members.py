@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from spyglass.db.engine import Database
 from spyglass.db.models import ImageMemberRow, ImageRow
+from spyglass.db.outbox import Outbox
 from spyglass.domain.members import ImageMember, MemberStatus
 from spyglass.errors import Duplicate, NotFound, TooLarge
+from spyglass.notify.events import member_event
 from spyglass.timeutils import utcnow
 
 
@@ -37,10 +39,19 @@ def _count(session: Session, image_id: str) -> int:
 
 
 class SqlMemberRepository:
-    """``services.ports.MemberRepository`` on SQLAlchemy."""
+    """``services.ports.MemberRepository`` on SQLAlchemy; ``events`` as for images."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, outbox: Outbox | None = None) -> None:
         self.database = database
+        self.outbox = outbox
+
+    def _record(self, session: Session, member: ImageMember, events: Sequence[str]) -> None:
+        if self.outbox is not None and events:
+            self.outbox.write(session, [member_event(name, member) for name in events])
+
+    def _committed(self, events: Sequence[str]) -> None:
+        if self.outbox is not None and events:
+            self.outbox.committed()
 
     async def list(self, image_id: str) -> Sequence[ImageMember]:
         def work(session: Session) -> list[ImageMember]:
@@ -59,7 +70,9 @@ class SqlMemberRepository:
     async def count(self, image_id: str) -> int:
         return await self.database.run(lambda s: _count(s, image_id))
 
-    async def add(self, member: ImageMember, *, quota: int = -1) -> ImageMember:
+    async def add(
+        self, member: ImageMember, *, quota: int = -1, events: Sequence[str] = ()
+    ) -> ImageMember:
         """Add a member, unless it exists or the image already has ``quota`` members.
 
         The image's row is locked first, so concurrent adds to one image take
@@ -84,11 +97,14 @@ class SqlMemberRepository:
                     updated_at=member.updated_at, deleted=False,
                 )
             )  # fmt: skip
+            self._record(session, member, events)
             return member
 
-        return await self.database.run(work, write=True)
+        added = await self.database.run(work, write=True)
+        self._committed(events)
+        return added
 
-    async def save(self, member: ImageMember) -> ImageMember:
+    async def save(self, member: ImageMember, *, events: Sequence[str] = ()) -> ImageMember:
         member.updated_at = utcnow()
 
         def work(session: Session) -> ImageMember:
@@ -99,11 +115,14 @@ class SqlMemberRepository:
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise NotFound(f"{member.member_id} is not a member of {member.image_id}.")
+            self._record(session, member, events)
             return member
 
-        return await self.database.run(work, write=True)
+        saved = await self.database.run(work, write=True)
+        self._committed(events)
+        return saved
 
-    async def remove(self, member: ImageMember) -> None:
+    async def remove(self, member: ImageMember, *, events: Sequence[str] = ()) -> None:
         now = utcnow()
 
         def work(session: Session) -> None:
@@ -112,5 +131,7 @@ class SqlMemberRepository:
                 .where(*_live(member.image_id, member.member_id))
                 .values(deleted=True, deleted_at=now, updated_at=now)
             )
+            self._record(session, member, events)
 
         await self.database.run(work, write=True)
+        self._committed(events)

@@ -163,3 +163,33 @@ class UploadReservationRow(Base):
     owner: Mapped[str | None] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class NotificationRow(Base):
+    """A notification waiting for delivery: the outbox.
+
+    Spyglass's own table (upstream sends straight to the broker and loses
+    what it cannot send). Written in the same transaction as the change it
+    describes; a publisher claims rows (``claimed_by`` until ``claimed_until``),
+    publishes them in ``id`` order and deletes them once the broker confirms.
+    """
+
+    __tablename__ = "spyglass_notifications"
+    __table_args__ = (
+        Index("ix_spyglass_notifications_ordering_key", "ordering_key", "id"),
+        Index("ix_spyglass_notifications_available_at", "available_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
+    event_type: Mapped[str] = mapped_column(String(255), nullable=False)
+    priority: Mapped[str] = mapped_column(String(10), nullable=False)
+    publisher_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    ordering_key: Mapped[str] = mapped_column(String(255), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    timestamp: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    available_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+
+import anyio
 
 from spyglass.context import RequestContext
 from spyglass.domain.image import Image, ImageStatus
 from spyglass.errors import Forbidden, NotFound, RangeNotSatisfiable, StoreUnavailable
+from spyglass.notify.events import send_event
 from spyglass.services.images import ImageService
+from spyglass.services.ports import NoEvents
 from spyglass.stores.base import ByteRange, ReadResult
+from spyglass.types import ByteStream
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +52,31 @@ class DownloadService:
                 data = await store.get(location.url, byte_range=byte_range)
             except NotFound:
                 continue
+            if not isinstance(self.images.events, NoEvents):
+                data = ReadResult(stream=self._counted(ctx, image, data), size=data.size)
             return Download(image=image, data=data, byte_range=byte_range, total_size=total)
         raise StoreUnavailable(f"No data could be read for image {image_id}.")
+
+    async def _counted(self, ctx: RequestContext, image: Image, data: ReadResult) -> ByteStream:
+        """The bytes, then upstream's ``image.send`` (ERROR if the transfer fell short)."""
+        sent = 0
+        try:
+            async for chunk in data.stream:
+                yield chunk
+                sent += len(chunk)
+        finally:
+            event = send_event(
+                image,
+                bytes_sent=sent,
+                expected=data.size,
+                receiver_project=ctx.project_id,
+                receiver_user=ctx.user_id,
+            )
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.images.events.record([event])
+                except Exception:
+                    log.exception("image %s: could not record image.send", image.id)
 
 
 def _clamp(requested: ByteRange, total: int | None) -> ByteRange:

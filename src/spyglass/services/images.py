@@ -28,7 +28,7 @@ from spyglass.errors import (
 )
 from spyglass.services.access import Access
 from spyglass.services.locations import LocationEditor, LocationEdits
-from spyglass.services.ports import ImageRepository, ListQuery
+from spyglass.services.ports import EventLog, ImageRepository, ListQuery, NoEvents
 from spyglass.stores.location import scheme_of
 from spyglass.stores.registry import StoreSet
 
@@ -58,8 +58,10 @@ class ImageService:
         protections: PropertyProtections | None = None,
         show_locations: bool = False,
         location_quota: int = 10,
+        events: EventLog | None = None,
     ) -> None:
         self.repo = repo
+        self.events: EventLog = events or NoEvents()
         self.stores = stores
         self.access = access
         self.validator = SchemaValidator(image_schema(disk_formats, container_formats))
@@ -110,7 +112,7 @@ class ImageService:
         for name in image.properties:
             self._check_protection(ctx, name, PropertyAction.CREATE)
         self._check_quotas(image)
-        return await self.repo.add(image)
+        return await self.repo.add(image, events=("image.create",))
 
     async def get(self, ctx: RequestContext, image_id: str) -> Image:
         """The image, if the caller may see it; otherwise 404 as if it did not exist."""
@@ -156,7 +158,8 @@ class ImageService:
             if updated.properties != current.properties or updated.tags != current.tags:
                 self._check_quotas(updated)
             try:
-                return await self.repo.save(updated, expect=current), result
+                saved = await self.repo.save(updated, expect=current, events=("image.update",))
+                return saved, result
             except ConcurrentUpdate:
                 if attempt == _SAVE_ATTEMPTS - 1:
                     raise
@@ -347,7 +350,7 @@ class ImageService:
         if image.protected:
             raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
         keep_data = self.delayed_delete and bool(image.locations)
-        removed = await self.repo.remove(image, keep_data=keep_data)
+        removed = await self.repo.remove(image, keep_data=keep_data, events=("image.delete",))
         if not keep_data:
             for location in image.locations:
                 await self.delete_data(location.url, image_id)

@@ -43,7 +43,7 @@ class MemberService:
         self.images.access.authorize(ctx, image, "add_member")
         now = utcnow()
         member = ImageMember(image_id, member_id, MemberStatus.PENDING, now, now)
-        return await self.repo.add(member, quota=self.quota)
+        return await self.repo.add(member, quota=self.quota, events=("image.member.create",))
 
     async def list(self, ctx: RequestContext, image_id: str) -> Sequence[ImageMember]:
         image = await self._shared_image(ctx, image_id)
@@ -87,10 +87,10 @@ class MemberService:
             ctx, image, "modify_member", "Only the member can change its status."
         )
         member.status = new_status
-        return await self.repo.save(member)
+        return await self.repo.save(member, events=("image.member.update",))
 
     async def delete(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
         image = await self._shared_image(ctx, image_id)
         member = await self._lookup(ctx, image, member_id)
         self.images.access.authorize(ctx, image, "delete_member")
-        await self.repo.remove(member)
+        await self.repo.remove(member, events=("image.member.delete",))

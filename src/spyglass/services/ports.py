@@ -13,6 +13,7 @@ from typing import Protocol
 
 from spyglass.domain.image import Image, ImageStatus
 from spyglass.domain.members import ImageMember
+from spyglass.notify.events import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +61,12 @@ class ImageRepository(Protocol):
     """Persistence of images.
 
     ``save`` compares-and-swaps on the status, or on the whole image as read;
-    ``save_data`` writes only what an upload changes.
+    ``save_data`` writes only what an upload changes. Write methods take the
+    notification event types (``image.update``...) the change causes; they are
+    recorded atomically with it.
     """
 
-    async def add(self, image: Image) -> Image: ...
+    async def add(self, image: Image, *, events: Sequence[str] = ()) -> Image: ...
 
     async def get(self, image_id: str) -> Image: ...
 
@@ -75,15 +78,20 @@ class ImageRepository(Protocol):
         *,
         expect_status: ImageStatus | None = None,
         expect: Image | None = None,
+        events: Sequence[str] = (),
     ) -> Image: ...
 
-    async def save_data(self, image: Image, *, expect_status: ImageStatus) -> Image: ...
+    async def save_data(
+        self, image: Image, *, expect_status: ImageStatus, events: Sequence[str] = ()
+    ) -> Image: ...
 
     async def reserve(self, image_id: str, owner: str | None, *, want: int, quota: int) -> int: ...
 
     async def location_in_use(self, url: str, *, excluding: str) -> bool: ...
 
-    async def remove(self, image: Image, *, keep_data: bool = False) -> Image: ...
+    async def remove(
+        self, image: Image, *, keep_data: bool = False, events: Sequence[str] = ()
+    ) -> Image: ...
 
     async def usage(self, owner: str | None, *, excluding: str | None = None) -> Usage: ...
 
@@ -109,10 +117,25 @@ class MemberRepository(Protocol):
 
     async def count(self, image_id: str) -> int: ...
 
-    async def add(self, member: ImageMember, *, quota: int = -1) -> ImageMember:
+    async def add(
+        self, member: ImageMember, *, quota: int = -1, events: Sequence[str] = ()
+    ) -> ImageMember:
         """Add atomically: ``TooLarge`` if the image already has ``quota`` members."""
         ...
 
-    async def save(self, member: ImageMember) -> ImageMember: ...
+    async def save(self, member: ImageMember, *, events: Sequence[str] = ()) -> ImageMember: ...
 
-    async def remove(self, member: ImageMember) -> None: ...
+    async def remove(self, member: ImageMember, *, events: Sequence[str] = ()) -> None: ...
+
+
+class EventLog(Protocol):
+    """Records notification events that go with no other write (``image.send``)."""
+
+    async def record(self, events: Sequence[Event]) -> None: ...
+
+
+class NoEvents:
+    """An ``EventLog`` that records nothing (notifications off)."""
+
+    async def record(self, events: Sequence[Event]) -> None:
+        return None

@@ -19,6 +19,7 @@ from spyglass.context import RequestContext
 from spyglass.domain.image import Image, ImageStatus, Location
 from spyglass.domain.states import transition
 from spyglass.errors import Conflict, Gone, ImageNotFound, ImageTooLarge
+from spyglass.notify.events import upload_failed
 from spyglass.services.images import ImageService
 from spyglass.services.ports import ImageRepository
 from spyglass.streams.chunking import rechunk
@@ -105,14 +106,26 @@ class UploadService:
         if image.status is not ImageStatus.QUEUED:
             raise Conflict(f"Image {image_id} is not in queued status ({image.status}).")
         saving = await self.images.repo.save_data(
-            transition(image, ImageStatus.SAVING), expect_status=ImageStatus.QUEUED
+            transition(image, ImageStatus.SAVING),
+            expect_status=ImageStatus.QUEUED,
+            events=("image.update", "image.prepare"),
         )
         try:
             return await self._store_and_activate(saving, data, size, length_hint)
-        except BaseException:
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):  # the client may be gone; clean up anyway
+                await self._notify_failure(saving, exc)
                 await self._back_to_queued(saving)
             raise
+
+    async def _notify_failure(self, image: Image, exc: BaseException) -> None:
+        """Upstream's ``image.upload`` at ERROR, whose payload is the error message."""
+        reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        text = f"Failed to upload image data for image {image.id}: {reason}"
+        try:
+            await self.images.events.record([upload_failed(image, text)])
+        except Exception:
+            log.exception("image %s: could not record the failed upload's notification", image.id)
 
     async def _store_and_activate(
         self, image: Image, data: ByteStream, size: int | None, length_hint: int | None
@@ -148,7 +161,9 @@ class UploadService:
         image.os_hash_value = digests.os_hash_value
         try:
             return await self.images.repo.save_data(
-                transition(image, ImageStatus.ACTIVE), expect_status=ImageStatus.SAVING
+                transition(image, ImageStatus.ACTIVE),
+                expect_status=ImageStatus.SAVING,
+                events=("image.upload", "image.activate", "image.update"),
             )
         except (ImageNotFound, Conflict) as exc:
             await self.images.delete_data(written.location, image.id)
@@ -173,6 +188,8 @@ class UploadService:
         queued.locations = []
         queued.checksum = queued.os_hash_algo = queued.os_hash_value = None
         try:
-            await self.images.repo.save_data(queued, expect_status=ImageStatus.SAVING)
+            await self.images.repo.save_data(
+                queued, expect_status=ImageStatus.SAVING, events=("image.update",)
+            )
         except (ImageNotFound, Conflict):
             log.info("image %s changed during a failed upload; not restoring queued", image.id)

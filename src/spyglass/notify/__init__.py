@@ -1,0 +1,1 @@
+"""Notifications: events as upstream Glance sends them, an outbox, and the drivers."""
