@@ -110,6 +110,7 @@ def configure_logging(settings: Settings) -> None:
     formatter = logging.Formatter(settings.log_format or _FORMAT, settings.log_date_format)
     handler.setFormatter(formatter)
     root.addHandler(handler)
+    # ``verbose`` meant INFO in the seed era; INFO is the default now, as in current oslo.log.
     root.setLevel(logging.DEBUG if settings.debug else logging.INFO)
     quiet = logging.NOTSET if settings.debug else logging.WARNING
     levels = dict.fromkeys(QUIET_LIBRARIES, quiet)
