@@ -7,6 +7,7 @@ errors carry it), then version negotiation, then the caller's context.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
@@ -19,6 +20,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from spyglass.api import caching
 from spyglass.api.access_log import AccessLogMiddleware
 from spyglass.api.errors import EXCEPTION_HANDLERS
 from spyglass.api.middleware import (
@@ -27,6 +29,7 @@ from spyglass.api.middleware import (
     VersionNegotiationMiddleware,
 )
 from spyglass.api.state import Services
+from spyglass.api.v2.cache_legacy import LegacyCachePaths
 from spyglass.api.v2.routes import ROUTES
 from spyglass.api.v2.views import ViewOptions
 from spyglass.api.versions import VersionsApp, accepted_versions
@@ -134,6 +137,7 @@ def build_middleware(settings: Settings, services: Services, versions: ASGIApp) 
     """The pipeline, outermost first: request id, version routing, identity, context."""
     mode = auth_mode(settings)
     policy = services.images.access.policy
+    cache_on = services.cache is not None
     stack = [
         Middleware(
             RequestIdMiddleware,
@@ -141,8 +145,16 @@ def build_middleware(settings: Settings, services: Services, versions: ASGIApp) 
             max_length=settings.max_request_id_length,
         ),
         Middleware(AccessLogMiddleware),
-        Middleware(VersionNegotiationMiddleware, accepted=accepted_versions, versions_app=versions),
     ]
+    if services.cache is not None and services.cache.legacy_routes:
+        stack.append(Middleware(LegacyCachePaths))
+    stack.append(
+        Middleware(
+            VersionNegotiationMiddleware,
+            accepted=lambda: accepted_versions(cache_on),
+            versions_app=versions,
+        )
+    )
     if mode == "keystone":
         from spyglass.auth.keystone import KeystoneAuthMiddleware
         from spyglass.auth.keystone_config import KeystoneAuthConfig
@@ -167,7 +179,8 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     notifications = notify_config(settings)
     outbox = build_outbox(notifications, database)
     services = build_services(settings, database, stores, outbox)
-    versions = VersionsApp(settings.public_endpoint)
+    cache = caching.build_cache(settings, database, services, clock=time.time)
+    versions = VersionsApp(settings.public_endpoint, cache=cache is not None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -188,7 +201,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
         ],
         middleware=build_middleware(settings, services, versions),
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=lifespan,
+        lifespan=caching.with_cache(lifespan, settings, cache),
     )
     app.state.services = services
     app.router.redirect_slashes = False

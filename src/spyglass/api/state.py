@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spyglass.api.v2.views import ViewOptions
+from spyglass.cache.management import CacheManager
 from spyglass.config import Settings
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
@@ -20,3 +21,5 @@ class Services:
     uploads: UploadService
     downloads: DownloadService
     views: ViewOptions
+    cache: CacheManager | None = None
+    """The image cache's management, when ``image_cache_dir`` is set."""

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from spyglass import __version__
+from spyglass.cli.cache import cache_app
 from spyglass.cli.notifications import notifications_app
 from spyglass.config import Settings, load_settings
 from spyglass.errors import ConfigError, SpyglassError
@@ -28,6 +29,7 @@ app.add_typer(db_app, name="db")
 config_app = typer.Typer(help="Inspect configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(cache_app, name="cache")
 
 
 def _show_version(value: bool) -> None:

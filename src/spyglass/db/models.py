@@ -193,3 +193,43 @@ class NotificationRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class NodeReferenceRow(Base):
+    """One API server of the ``centralized_db`` image cache (upstream's table)."""
+
+    __tablename__ = "node_reference"
+    __table_args__ = (
+        UniqueConstraint("node_reference_url", name="uq_node_reference_node_reference_url"),
+    )
+
+    node_reference_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    node_reference_url: Mapped[str] = mapped_column(String(255), nullable=False)
+
+
+class CachedImageRow(Base):
+    """An image file in one server's cache (``image_cache_driver = centralized_db``)."""
+
+    __tablename__ = "cached_images"
+    __table_args__ = (
+        UniqueConstraint(
+            "image_id", "node_reference_id", name="ix_cached_images_image_id_node_reference_id"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    image_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    last_accessed: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_modified: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False)
+    checksum: Mapped[str | None] = mapped_column(String(32))
+    node_reference_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("node_reference.node_reference_id"),
+        nullable=False,
+    )

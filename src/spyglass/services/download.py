@@ -12,7 +12,7 @@ from spyglass.domain.image import Image, ImageStatus
 from spyglass.errors import Forbidden, NotFound, RangeNotSatisfiable, StoreUnavailable
 from spyglass.notify.events import send_event
 from spyglass.services.images import ImageService
-from spyglass.services.ports import NoEvents
+from spyglass.services.ports import DataCache, NoEvents
 from spyglass.stores.base import ByteRange, ReadResult
 from spyglass.types import ByteStream
 
@@ -29,8 +29,11 @@ class Download:
 
 
 class DownloadService:
-    def __init__(self, images: ImageService) -> None:
+    """Every download passes the same checks; only then may the cache answer it."""
+
+    def __init__(self, images: ImageService, cache: DataCache | None = None) -> None:
         self.images = images
+        self.cache = cache
 
     async def download(
         self, ctx: RequestContext, image_id: str, *, byte_range: ByteRange | None = None
@@ -46,16 +49,29 @@ class DownloadService:
         total = image.size
         if byte_range is not None:
             byte_range = _clamp(byte_range, total)
+        data = None
+        if self.cache is not None and image.status is ImageStatus.ACTIVE:
+            whole = image
+
+            async def source() -> ReadResult:
+                return await self.read_store(whole, None)
+
+            data = await self.cache.read(image, byte_range, source)
+        if data is None:
+            data = await self.read_store(image, byte_range)
+        if not isinstance(self.images.events, NoEvents):
+            data = ReadResult(stream=self._counted(ctx, image, data), size=data.size)
+        return Download(image=image, data=data, byte_range=byte_range, total_size=total)
+
+    async def read_store(self, image: Image, byte_range: ByteRange | None) -> ReadResult:
+        """Open the first of the image's locations that answers."""
         for location in image.locations:
             store = self.images.stores.for_location(location.url)
             try:
-                data = await store.get(location.url, byte_range=byte_range)
+                return await store.get(location.url, byte_range=byte_range)
             except NotFound:
                 continue
-            if not isinstance(self.images.events, NoEvents):
-                data = ReadResult(stream=self._counted(ctx, image, data), size=data.size)
-            return Download(image=image, data=data, byte_range=byte_range, total_size=total)
-        raise StoreUnavailable(f"No data could be read for image {image_id}.")
+        raise StoreUnavailable(f"No data could be read for image {image.id}.")
 
     async def _counted(self, ctx: RequestContext, image: Image, data: ReadResult) -> ByteStream:
         """The bytes, then upstream's ``image.send`` (ERROR if the transfer fell short)."""

@@ -73,6 +73,8 @@ class ImageService:
         self.locations = LocationEditor(
             stores, access, enabled=show_locations, quota=location_quota
         )
+        self.after_delete: list[Callable[[str], Awaitable[object]]] = []
+        """Called with the id of every deleted image (the image cache evicts it)."""
 
     # -- create / read -------------------------------------------------------------------
 
@@ -354,6 +356,11 @@ class ImageService:
         if not keep_data:
             for location in image.locations:
                 await self.delete_data(location.url, image_id)
+        for hook in self.after_delete:
+            try:
+                await hook(image_id)
+            except Exception:
+                log.exception("image %s: an after-delete hook failed", image_id)
         return removed
 
     async def delete_data(self, url: str, image_id: str) -> None:

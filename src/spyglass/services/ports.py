@@ -6,7 +6,7 @@ services depend on nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -14,6 +14,7 @@ from typing import Protocol
 from spyglass.domain.image import Image, ImageStatus
 from spyglass.domain.members import ImageMember
 from spyglass.notify.events import Event
+from spyglass.stores.base import ByteRange, ReadResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +140,20 @@ class NoEvents:
 
     async def record(self, events: Sequence[Event]) -> None:
         return None
+
+
+class DataCache(Protocol):
+    """A server-local copy of image data (``spyglass.cache``), asked only after
+    the download's access checks passed."""
+
+    async def read(
+        self,
+        image: Image,
+        byte_range: ByteRange | None,
+        source: Callable[[], Awaitable[ReadResult]],
+    ) -> ReadResult | None:
+        """The bytes from the cache (filling it from ``source`` on a miss), or
+        ``None`` to read the store directly."""
+        ...
+
+    async def evict(self, image_id: str) -> bool: ...

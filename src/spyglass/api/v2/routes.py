@@ -9,7 +9,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from spyglass.api.errors import error_response
-from spyglass.api.v2 import discovery, image_data, images, locations, members, schemas
+from spyglass.api.v2 import (
+    cache,
+    cache_legacy,
+    discovery,
+    image_data,
+    images,
+    locations,
+    members,
+    schemas,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 _EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -61,6 +70,27 @@ ROUTES = [
     resource("/v2/info/import", GET=discovery.import_methods),
     resource("/v2/info/stores", GET=discovery.stores),
     resource("/v2/info/usage", GET=discovery.usage),
+    resource("/v2/cache", GET=cache.list_cache, DELETE=cache.clear),
+    resource("/v2/cache/clean", POST=cache.clean),
+    resource("/v2/cache/prune", POST=cache.prune),
+    resource("/v2/cache/nodes/{image_id}", GET=cache.list_nodes),
+    resource("/v2/cache/{image_id}", PUT=cache.queue_image, DELETE=cache.delete_image),
+    resource(
+        "/v2/cached_images",
+        GET=cache_legacy.list_cached,
+        DELETE=cache_legacy.delete_all_cached,
+    ),
+    resource("/v2/cached_images/{image_id}", DELETE=cache_legacy.delete_cached),
+    resource(
+        "/v2/queued_images",
+        GET=cache_legacy.list_queued,
+        DELETE=cache_legacy.delete_all_queued,
+    ),
+    resource(
+        "/v2/queued_images/{image_id}",
+        PUT=cache_legacy.queue_image,
+        DELETE=cache_legacy.delete_queued,
+    ),
     resource("/v2/schemas/image", GET=schemas.image_schema),
     resource("/v2/schemas/images", GET=schemas.images_schema),
     resource("/v2/schemas/member", GET=schemas.member_schema),
