@@ -25,7 +25,6 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import httptools
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -39,7 +38,8 @@ MIN_HEAD_BYTES = 64 * 1024
 
 
 class _Refused(Exception):
-    """Raised inside a parser callback to stop parsing a head that is too large."""
+    """Raised inside a parser callback to stop parsing a head that is too large; the
+    parser reports it as an error, which ``send_400_response`` turns into the refusal."""
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -96,22 +96,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._feed(data)
 
     def _feed(self, data: bytes) -> None:
-        """uvicorn's ``data_received``, with our refusals told apart from parse errors."""
-        self._unset_keepalive_if_required()
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            if self._refusal is not None:
-                self._refuse(*self._refusal)
-                return
-            message = "Invalid HTTP request received."
-            self.logger.warning(message)
-            self.send_400_response(message)
-        except httptools.HttpParserUpgrade:
-            if self._should_upgrade():
-                self.handle_websocket_upgrade()
-            else:
-                self._unsupported_upgrade_warning()
+        super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn answers any parser error with 400; a refusal of ours has its own status."""
+        if self._refusal is None:
+            super().send_400_response(msg)
+        else:
+            self._refuse(*self._refusal)
 
     # -- parser callbacks ----------------------------------------------------------------
 
