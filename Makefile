@@ -29,8 +29,9 @@ typecheck: $(STAMP)
 
 ## Rewrite the sample configuration files in etc/ from the option declarations.
 sample: $(STAMP)
-	$(BIN)/spyglass config sample --service api --output-file etc/glance-api.conf
-	$(BIN)/spyglass config sample --service registry --output-file etc/glance-registry.conf
+	for service in $$($(BIN)/python -c 'from spyglass.config.sample import SERVICES; print(*SERVICES)'); do \
+	    $(BIN)/spyglass config sample --service $$service --output-file etc/glance-$$service.conf; \
+	done
 
 ## Spyglass and upstream Glance side by side (about 14 min; --quick: 4 min); writes docs/performance.md.
 bench: $(STAMP)
