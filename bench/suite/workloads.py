@@ -352,7 +352,7 @@ def _loopback(size: int) -> float:
     return elapsed
 
 
-# --- the image cache (a hook: Spyglass has no cache yet) --------------------------------
+# --- the image cache --------------------------------------------------------------------
 
 
 def has_cache(server: Server) -> bool:
@@ -364,26 +364,106 @@ def has_cache(server: Server) -> bool:
     return True
 
 
-def cache_hit_download(server: Server, size: int, checksum: str) -> float | None:
-    """MB/s of a download served from the image cache; None without a cache.
+def wait_cached(server: Server, ident: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listing = api(server, "GET", "/v2/cache")
+        if ident in {entry["image_id"] for entry in listing.get("cached_images", [])}:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name}: image {ident} never appeared in the cache")
 
-    The first download fills the cache (both upstream's middleware and the intended
-    Spyglass cache tee it); the measured one is the next, once the cache lists it."""
-    if not has_cache(server):
-        return None
+
+@dataclass
+class CacheFigures:
+    miss_mb_s: float
+    hit_mb_s: float
+
+
+def cache_miss_and_hit(server: Server, size: int, checksum: str) -> CacheFigures:
+    """MB/s of the first download (a miss, which fills the cache) and of the next (a hit)."""
     ident = create_image(server, "bench-cache")
     try:
         http.upload(server.host, server.port, ident, size)
-        http.download(server.host, server.port, ident, size)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            listing = api(server, "GET", "/v2/cache")
-            cached = {entry["image_id"] for entry in listing.get("cached_images", [])}
-            if ident in cached:
-                break
-            time.sleep(0.5)
-        else:
-            raise RuntimeError(f"{server.name}: image {ident} never appeared in the cache")
+        if api(server, "GET", f"/v2/images/{ident}")["checksum"] != checksum:
+            raise RuntimeError(f"{server.name}: upload of {ident} has the wrong checksum")
+        miss_s = http.download(server.host, server.port, ident, size)
+        wait_cached(server, ident)
+        hit_s = http.download(server.host, server.port, ident, size)
+    finally:
+        delete_image(server, ident)
+    return CacheFigures(miss_mb_s=size / miss_s / 1e6, hit_mb_s=size / hit_s / 1e6)
+
+
+def uncached_download(server: Server, size: int) -> float:
+    """MB/s of one download from a server without a cache."""
+    ident = create_image(server, "bench-uncached")
+    try:
+        http.upload(server.host, server.port, ident, size)
         return size / http.download(server.host, server.port, ident, size) / 1e6
     finally:
         delete_image(server, ident)
+
+
+def cached_parallel(server: Server, size: int, parallel: int) -> float:
+    """Aggregate MB/s of ``parallel`` concurrent downloads of one cached image."""
+    ident = create_image(server, "bench-cache-parallel")
+    try:
+        http.upload(server.host, server.port, ident, size)
+        http.download(server.host, server.port, ident, size)
+        wait_cached(server, ident)
+        with ThreadPoolExecutor(parallel) as pool:
+            started = time.perf_counter()
+            list(pool.map(lambda _: http.download(server.host, server.port, ident, size),
+                          range(parallel)))  # fmt: skip
+            elapsed = time.perf_counter() - started
+    finally:
+        delete_image(server, ident)
+    return size * parallel / elapsed / 1e6
+
+
+def file_to_socket(size: int, work: Path, *, zero_copy: bool) -> float:
+    """MB/s of a file (in the page cache) sent over loopback: 1 MiB reads and sends, or
+    ``sendfile`` (zero-copy); the receiver discards what it gets."""
+    source = work / "limits-send.bin"
+    blocks = _pattern_blocks(size)
+    with source.open("wb") as out:
+        for block in blocks():
+            out.write(block)
+    try:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            received = 0
+
+            def receive() -> None:
+                nonlocal received
+                connection, _ = listener.accept()
+                buffer = bytearray(MIB)
+                with connection:
+                    while n := connection.recv_into(buffer):
+                        received += n
+
+            receiver = threading.Thread(target=receive)
+            receiver.start()
+            with (
+                source.open("rb", buffering=0) as src,
+                socket.create_connection(("127.0.0.1", port)) as sock,
+            ):
+                started = time.perf_counter()
+                if zero_copy:
+                    offset = 0
+                    while offset < size:
+                        offset += os.sendfile(sock.fileno(), src.fileno(), offset, size - offset)
+                else:
+                    buffer = bytearray(MIB)
+                    view = memoryview(buffer)
+                    while n := src.readinto(buffer):
+                        sock.sendall(view[:n])
+                sock.shutdown(socket.SHUT_WR)
+                receiver.join()
+                elapsed = time.perf_counter() - started
+    finally:
+        source.unlink(missing_ok=True)
+    if received != size:
+        raise RuntimeError("file to socket: short transfer")
+    return size / elapsed / 1e6

@@ -83,7 +83,7 @@ def build_cache(
     manager = CacheManager(
         cache,
         services.images,
-        lambda image: services.downloads.read_store(image, None),
+        services.downloads.read_store,
         max_size=settings.image_cache_max_size,
         stall_time=settings.image_cache_stall_time,
         clock=clock,

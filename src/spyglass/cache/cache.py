@@ -47,11 +47,15 @@ from spyglass.types import ByteStream
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK = 1024 * 1024
+READ_CHUNK = 4 * 1024 * 1024
+"""Bytes per read of a cache file: fewer thread hops and ASGI messages per GiB."""
 _HASH_CHUNK = 4 * 1024 * 1024
 
-Source = Callable[[], Awaitable[ReadResult]]
-"""Opens the whole image in its store."""
+Source = Callable[[ByteRange | None], Awaitable[ReadResult]]
+"""Opens the image in its store: whole, or from an offset to its end."""
+_TEE_CHUNKS = 16
+"""Store chunks a miss's first client may be ahead of the cache file before the fill
+stops taking its copy and reads the rest from the store itself."""
 Progress = Callable[[int], None]
 
 
@@ -71,6 +75,11 @@ class _Fill:
     keep: bool = False
     """A prefetch: finish even if nobody is reading."""
     progress: list[Progress] = field(default_factory=list)
+    queue: asyncio.Queue[bytes] | None = None
+    """The first client's chunks, teed to the writer; ``None`` once it reads the store."""
+    tee_done: bool = False
+    delivered: bool = False
+    """The first client received every byte: the fill goes on without it."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     cached: bool = False
@@ -157,7 +166,7 @@ class ImageCache:
         if fill is None:
             if byte_range is not None:
                 return None
-            fill = self._start_fill(image, source)
+            return await self._lead(image, source)
         fd = await self._attach(fill)
         if fd is None:
             return None
@@ -227,14 +236,56 @@ class ImageCache:
 
     # -- filling --------------------------------------------------------------------------
 
-    def _start_fill(self, image: Image, source: Source, *, keep: bool = False) -> _Fill:
+    def _start_fill(
+        self, image: Image, source: Source, *, keep: bool = False, tee: bool = False
+    ) -> _Fill:
         """Register the fill at once, so concurrent misses of this image join it."""
         fill = _Fill(image=image, keep=keep)
+        if tee:
+            fill.queue = asyncio.Queue(maxsize=_TEE_CHUNKS)
         self._fills[image.id] = fill
         fill.task = asyncio.ensure_future(self._run_fill(fill, source))
         self._background.add(fill.task)
         fill.task.add_done_callback(self._background.discard)
         return fill
+
+    async def _lead(self, image: Image, source: Source) -> ReadResult:
+        """The first miss: the client reads the store; the fill takes a copy of each chunk.
+
+        The client never waits for the cache's disk: if the writer falls more than a few
+        chunks behind, it lets go of the client's stream and reads the rest from the store.
+        """
+        fill = self._start_fill(image, source, tee=True)
+        fill.readers += 1
+        try:
+            data = await source(None)
+        except BaseException:
+            fill.queue = None
+            fill.tee_done = True
+            self._detach(fill)
+            raise
+        return ReadResult(stream=self._tee(fill, data.stream), size=data.size)
+
+    async def _tee(self, fill: _Fill, stream: ByteStream) -> ByteStream:
+        try:
+            async for chunk in stream:
+                queue = fill.queue
+                if queue is not None and not fill.failed:
+                    try:
+                        queue.put_nowait(chunk)
+                    except asyncio.QueueFull:
+                        fill.queue = None
+                        log.info(
+                            "image cache: the cache disk is slower than the client of %s; "
+                            "the fill reads the rest from the store",
+                            fill.image.id,
+                        )
+                    fill.notify()
+                yield chunk
+            fill.delivered = True
+        finally:
+            fill.tee_done = True
+            self._detach(fill)
 
     async def _attach(self, fill: _Fill) -> int | None:
         """A reader's own descriptor on the fill's file, once the fill has started."""
@@ -251,7 +302,9 @@ class ImageCache:
 
     def _detach(self, fill: _Fill) -> None:
         fill.readers -= 1
-        if fill.readers == 0 and not fill.complete and not fill.keep and fill.task is not None:
+        fill.notify()
+        going_on = fill.complete or fill.delivered or fill.keep
+        if fill.readers == 0 and not going_on and fill.task is not None:
             log.info("image cache: every client of %s left; fill abandoned", fill.image.id)
             fill.failed = True
             if self._fills.get(fill.image.id) is fill:
@@ -284,15 +337,9 @@ class ImageCache:
                 fill.failed = True
                 return
             fill.fd = fd
-            try:
-                data = await source()
-            except BaseException:
-                await anyio.to_thread.run_sync(self.layout.fail_fill, image.id, False)
-                raise
-            finally:
-                fill.ready.set()
+            fill.ready.set()
             log.info("image cache: filling %s from the store", image.id)
-            await self._copy(fill, data)
+            await self._copy(fill, source)
             await self._finish(fill)
         except asyncio.CancelledError:
             fill.failed = True
@@ -315,15 +362,30 @@ class ImageCache:
                 del self._fills[image.id]
             fill.done.set()
 
-    async def _copy(self, fill: _Fill, data: ReadResult) -> None:
-        async for chunk in data.stream:
-            await anyio.to_thread.run_sync(_write_all, fill.fd, chunk)
-            fill.written += len(chunk)
-            fill.notify()
-            for progress in fill.progress:
-                progress(fill.written)
+    async def _copy(self, fill: _Fill, source: Source) -> None:
+        """Write the first client's chunks while it is teed, then the store's own."""
+        while (queue := fill.queue) is not None:
+            if not queue.empty():
+                await self._write(fill, queue.get_nowait())
+            elif fill.tee_done:
+                break
+            else:
+                await fill.changed().wait()
+        fill.queue = None
+        assert fill.image.size is not None
+        if fill.written < fill.image.size:
+            data = await source(ByteRange(fill.written) if fill.written else None)
+            async for chunk in data.stream:
+                await self._write(fill, chunk)
         fill.complete = True
         fill.notify()
+
+    async def _write(self, fill: _Fill, chunk: bytes) -> None:
+        await anyio.to_thread.run_sync(_write_all, fill.fd, chunk)
+        fill.written += len(chunk)
+        fill.notify()
+        for progress in fill.progress:
+            progress(fill.written)
 
     async def _finish(self, fill: _Fill) -> None:
         """Verify the whole file, then move it into place and index it."""
@@ -332,6 +394,9 @@ class ImageCache:
         if fill.written != image.size:
             problem = f"{fill.written} bytes instead of {image.size}"
         else:
+            # Hashing takes CPU the transfers need: let the clients finish first.
+            while fill.readers > 0:
+                await fill.changed().wait()
             md5, secure = await _digests(fill.fd, fill.written, image.os_hash_algo)
             if md5 != image.checksum:
                 problem = "an MD5 that is not the image's checksum"

@@ -21,7 +21,7 @@ from spyglass.context import RequestContext
 from spyglass.domain.image import Image, ImageStatus
 from spyglass.errors import BadRequest, Conflict, Forbidden, ImageNotFound, NotFound
 from spyglass.services.images import ImageService
-from spyglass.stores.base import ReadResult
+from spyglass.stores.base import ByteRange, ReadResult
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class CacheManager:
         self,
         cache: ImageCache,
         images: ImageService,
-        read_store: Callable[[Image], Any],
+        read_store: Callable[[Image, ByteRange | None], Any],
         *,
         max_size: int,
         stall_time: float,
@@ -160,8 +160,8 @@ class CacheManager:
             return None
 
     def source(self, image: Image) -> Source:
-        async def open_store() -> ReadResult:
-            result: ReadResult = await self._read_store(image)
+        async def open_store(part: ByteRange | None) -> ReadResult:
+            result: ReadResult = await self._read_store(image, part)
             return result
 
         return open_store

@@ -30,7 +30,25 @@ def _registry(opt: Opt) -> bool:
     return opt.section in _REGISTRY_SECTIONS
 
 
-SERVICES: dict[str, Callable[[Opt], bool]] = {"api": _api, "registry": _registry}
+_CACHE_SECTIONS = frozenset({"database", "glance_store", "paste_deploy"})
+
+
+def _cache(opt: Opt) -> bool:
+    """What ``spyglass cache`` reads: the cache, the database, the stores and logging."""
+    if opt.section == DEFAULT_SECTION:
+        return (
+            opt.name.startswith(("image_cache_", "cache_"))
+            or opt.name in LOGGING_NAMES
+            or opt.name == "worker_self_reference_url"
+        )
+    return opt.section in _CACHE_SECTIONS
+
+
+SERVICES: dict[str, Callable[[Opt], bool]] = {
+    "api": _api,
+    "cache": _cache,
+    "registry": _registry,
+}
 """Service name -> which declared options its ``glance-<service>.conf`` holds."""
 
 _SERVICE_DEFAULTS: dict[str, dict[tuple[str, str], object]] = {

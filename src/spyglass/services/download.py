@@ -53,8 +53,8 @@ class DownloadService:
         if self.cache is not None and image.status is ImageStatus.ACTIVE:
             whole = image
 
-            async def source() -> ReadResult:
-                return await self.read_store(whole, None)
+            async def source(part: ByteRange | None) -> ReadResult:
+                return await self.read_store(whole, part)
 
             data = await self.cache.read(image, byte_range, source)
         if data is None:

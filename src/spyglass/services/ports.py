@@ -150,7 +150,7 @@ class DataCache(Protocol):
         self,
         image: Image,
         byte_range: ByteRange | None,
-        source: Callable[[], Awaitable[ReadResult]],
+        source: Callable[[ByteRange | None], Awaitable[ReadResult]],
     ) -> ReadResult | None:
         """The bytes from the cache (filling it from ``source`` on a miss), or
         ``None`` to read the store directly."""

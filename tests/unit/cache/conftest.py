@@ -14,7 +14,7 @@ from spyglass.cache.cache import ImageCache, Source
 from spyglass.cache.layout import CacheLayout
 from spyglass.cache.sqlite_index import SqliteCacheIndex
 from spyglass.domain.image import Image, ImageStatus
-from spyglass.stores.base import ReadResult
+from spyglass.stores.base import ByteRange, ReadResult
 from spyglass.types import ByteStream
 
 NOW = datetime(2026, 1, 1, 12, 0, 0)
@@ -40,15 +40,16 @@ class FakeStore:
     closed: list[bool] = field(default_factory=list)
 
     def source(self) -> Source:
-        async def open_store() -> ReadResult:
+        async def open_store(part: ByteRange | None) -> ReadResult:
             self.opened += 1
-            return ReadResult(stream=self._stream(), size=len(self.data))
+            start = part.start if part else 0
+            return ReadResult(stream=self._stream(start), size=len(self.data) - start)
 
         return open_store
 
-    async def _stream(self) -> ByteStream:
+    async def _stream(self, offset: int = 0) -> ByteStream:
         try:
-            for start in range(0, len(self.data), self.chunk):
+            for start in range(offset, len(self.data), self.chunk):
                 if self.gate is not None:
                     await self.gate.wait()
                 piece = self.data[start : start + self.chunk]
