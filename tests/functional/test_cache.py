@@ -440,3 +440,40 @@ def test_caching_flavor_caches_without_the_seed_routes(
         wait_cached(client, image_id)
         assert client.get("/v2/cached_images").status_code == 404
         assert client.get("/v1/cached_images").status_code == 300
+
+
+def test_a_crash_while_filling_leaves_nothing_a_restart_does_not_clean(tmp_path: Path) -> None:
+    data_dir = tmp_path / "crashing"
+    lines = [f"image_cache_dir = {data_dir / 'cache'}", "[paste_deploy]", "flavor = caching"]
+    server = LiveServer(data_dir, lines).start()
+    incomplete = data_dir / "cache" / "incomplete"
+    try:
+        with http(server) as client:
+            image_id = new_image(client, payload(256 * 1024 * 1024))
+            with client.stream("GET", f"/v2/images/{image_id}/file") as response:
+                assert response.status_code == 200
+                deadline = time.monotonic() + 20
+                while not (incomplete / image_id).exists():
+                    assert time.monotonic() < deadline, "the fill never started"
+                    time.sleep(0.005)
+                assert server.process is not None
+                server.process.kill()  # no clean-up of any kind
+                server.process.wait()
+    except httpx.HTTPError:
+        pass
+    finally:
+        server.stop()
+    leftovers = os.listdir(incomplete)
+    if not leftovers:  # the fill won the race and finished before the kill
+        pytest.skip("the fill completed before the crash")
+    assert leftovers == [image_id]
+    restarted = LiveServer(data_dir, lines).start()
+    try:
+        with http(restarted) as client:
+            assert os.listdir(incomplete) == []
+            assert image_id not in entries(client)
+            again = client.get(f"/v2/images/{image_id}/file")
+            assert again.status_code == 200 and len(again.content) == 256 * 1024 * 1024
+            wait_cached(client, image_id)
+    finally:
+        restarted.stop()
