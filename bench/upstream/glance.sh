@@ -25,6 +25,9 @@
 #                       $SPYGLASS_BENCH_DIR/upstream-venv), so several run dirs can
 #                       share one installation
 #   PYTHON              interpreter used to create the venv (default python3)
+#   UPSTREAM_NOTIFY_DRIVER  [oslo_messaging_notifications] driver (default noop; e.g.
+#                       messagingv2), with UPSTREAM_TRANSPORT_URL (rabbit://...) and
+#                       UPSTREAM_NOTIFY_TOPIC (default notifications)
 #   UPSTREAM_KEEP_DATA=1  keep the database and stored images of the previous run
 #                       (by default every start begins from an empty database)
 #
@@ -160,7 +163,9 @@ policy_file = $conf/policy.yaml
 lock_path = $RUN_DIR/locks
 
 [oslo_messaging_notifications]
-driver = noop
+driver = ${UPSTREAM_NOTIFY_DRIVER:-noop}
+topics = ${UPSTREAM_NOTIFY_TOPIC:-notifications}
+${UPSTREAM_TRANSPORT_URL:+transport_url = $UPSTREAM_TRANSPORT_URL}
 CONF
 
     if [ "$auth" = none ]; then

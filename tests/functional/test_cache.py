@@ -477,3 +477,47 @@ def test_a_crash_while_filling_leaves_nothing_a_restart_does_not_clean(tmp_path:
             wait_cached(client, image_id)
     finally:
         restarted.stop()
+
+
+def test_each_server_keeps_its_own_cache(tmp_path: Path) -> None:
+    """Two servers on one database and store, each with its own cache directory."""
+    shared = tmp_path / "shared"
+    servers = []
+    try:
+        for name in ("node-a", "node-b"):
+            data_dir = tmp_path / name
+            lines = [
+                f"sql_connection = sqlite:///{shared / 'glance.sqlite'}",
+                f"filesystem_store_datadir = {shared / 'images'}",
+                f"image_cache_dir = {data_dir / 'cache'}",
+                "image_cache_driver = centralized_db",
+                f"worker_self_reference_url = http://{name}:9292",
+                "[paste_deploy]",
+                "flavor = cachemanagement",
+            ]
+            shared.mkdir(exist_ok=True)
+            servers.append(LiveServer(data_dir, lines).start())
+        a, b = servers
+        data = payload(300_000)
+        with http(a) as on_a, http(b) as on_b:
+            image_id = new_image(on_a, data)
+            assert on_b.get(f"/v2/images/{image_id}/file").content == data
+            wait_cached(on_b, image_id)
+            listed_a, listed_b = on_a.get("/v2/cache"), on_b.get("/v2/cache")
+            assert listed_a.headers["x-image-cache-node"] == "http://node-a:9292"
+            assert listed_b.headers["x-image-cache-node"] == "http://node-b:9292"
+            assert listed_a.json()["cached_images"] == []
+            assert [e["image_id"] for e in listed_b.json()["cached_images"]] == [image_id]
+            assert on_a.get(f"/v2/cache/nodes/{image_id}").json() == ["http://node-b:9292"]
+            assert not (a.data_dir / "cache" / image_id).exists()
+            assert (b.data_dir / "cache" / image_id).read_bytes() == data
+
+            # Deleted through A: B never serves it again, and B's clean drops it.
+            assert on_a.delete(f"/v2/images/{image_id}").status_code == 204
+            assert on_b.get(f"/v2/images/{image_id}/file").status_code == 404
+            assert on_b.post("/v2/cache/clean").json()["deleted_images_removed"] == 1
+            assert on_b.get("/v2/cache").json()["cached_images"] == []
+            assert not (b.data_dir / "cache" / image_id).exists()
+    finally:
+        for server in servers:
+            server.stop()

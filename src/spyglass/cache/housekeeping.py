@@ -35,6 +35,8 @@ class CleanReport:
     invalid: int
     orphan_files: int
     orphan_entries: int
+    deleted_images: int = 0
+    """Entries of images that no longer exist (deleted through another server)."""
 
 
 async def prune(cache: ImageCache, max_size: int) -> PruneReport:

@@ -9,6 +9,7 @@ server it runs in, named by ``node``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -143,7 +144,13 @@ class CacheManager:
     # -- the jobs, without a caller (CLI, timers) -----------------------------------------
 
     async def run_clean(self) -> housekeeping.CleanReport:
-        return await housekeeping.clean(self.cache, self.stall_time, now=self.clock())
+        report = await housekeeping.clean(self.cache, self.stall_time, now=self.clock())
+        gone = 0
+        for entry in await self.cache.entries():
+            if await self._lookup(entry.image_id) is None:
+                await self.cache.evict(entry.image_id)
+                gone += 1
+        return dataclasses.replace(report, deleted_images=gone)
 
     async def run_prune(self) -> housekeeping.PruneReport:
         return await housekeeping.prune(self.cache, self.max_size)
@@ -154,10 +161,13 @@ class CacheManager:
         return await housekeeping.prefetch(self.cache, self._lookup, self.source, progress_for)
 
     async def _lookup(self, image_id: str) -> Image | None:
+        """The image, unless it is gone (deleted, or never existed)."""
         try:
-            return await self.images.repo.get(image_id)
+            image = await self.images.repo.get(image_id)
         except ImageNotFound:
             return None
+        gone = (ImageStatus.DELETED, ImageStatus.PENDING_DELETE, ImageStatus.KILLED)
+        return None if image.status in gone else image
 
     def source(self, image: Image) -> Source:
         async def open_store(part: ByteRange | None) -> ReadResult:

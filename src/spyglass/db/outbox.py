@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from spyglass.db.engine import Database
@@ -40,6 +40,9 @@ class Backlog:
     retrying: int
     oldest: datetime | None
     max_attempts: int
+
+
+_INSERT = insert(NotificationRow)
 
 
 class Outbox:
@@ -71,20 +74,22 @@ class Outbox:
         if not kept:
             return
         now = utcnow()
-        session.add_all(
-            NotificationRow(
-                message_id=e.message_id,
-                event_type=e.event_type,
-                priority=e.priority,
-                publisher_id=self.publisher_id,
-                ordering_key=e.key,
-                payload=json.dumps(e.payload),
-                timestamp=e.timestamp,
-                attempts=0,
-                available_at=now,
-            )
+        rows = [
+            {
+                "message_id": e.message_id,
+                "event_type": e.event_type,
+                "priority": e.priority,
+                "publisher_id": self.publisher_id,
+                "ordering_key": e.key,
+                "payload": json.dumps(e.payload),
+                "timestamp": e.timestamp,
+                "attempts": 0,
+                "available_at": now,
+            }
             for e in kept
-        )
+        ]
+        # on the session's connection, in its transaction: a fraction of session.execute's cost
+        session.connection().execute(_INSERT, rows[0] if len(rows) == 1 else rows)
 
     async def record(self, events: Sequence[Event]) -> None:
         """Record events that go with no other write (``image.send``, upload errors)."""

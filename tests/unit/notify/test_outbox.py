@@ -59,7 +59,8 @@ async def test_events_are_written_with_the_change_and_only_then(database: Databa
     await repo.save(image, events=("image.update",))
     await repo.remove(image, events=("image.delete",))
     notifier = MemoryNotifier()
-    assert await _publisher(database, notifier).step() == 3
+    publisher = _publisher(database, notifier)
+    assert await publisher.step() == 3
     assert [m.event.event_type for m in notifier.sent] == [
         "image.create",
         "image.update",
@@ -67,7 +68,9 @@ async def test_events_are_written_with_the_change_and_only_then(database: Databa
     ]
     assert notifier.sent[1].event.payload["name"] == "renamed"  # type: ignore[index]
     assert notifier.sent[0].publisher_id == "image.test"
-    assert (await read_backlog(database)).waiting == 0  # pruned
+    assert (await read_backlog(database)).waiting == 3  # deleted with the next claim
+    assert await publisher.step() == 0
+    assert (await read_backlog(database)).waiting == 0
 
 
 async def test_member_events_and_disabled_ones(database: Database) -> None:

@@ -82,6 +82,7 @@ async def clean(request: Request) -> Response:
             "invalid_files_removed": report.invalid,
             "orphan_files_removed": report.orphan_files,
             "orphan_entries_removed": report.orphan_entries,
+            "deleted_images_removed": report.deleted_images,
         },
     )
 
