@@ -215,10 +215,14 @@ def run_cache(plan: Plan, results: Results, work: Path) -> None:
     """The image cache: a miss, a hit and an uncached download of one large image, and
     concurrent hits of one cached image, next to upstream's cache (``cachemanagement``);
     plus what the machine does sending a file to a socket."""
-    for zero_copy, name in ((False, "send_mb_s"), (True, "sendfile_mb_s")):
-        for _ in range(3):
-            value = workloads.file_to_socket(plan.cache_size, work, zero_copy=zero_copy)
-            results.add(f"limit {name}", "machine", value)
+    for _ in range(3):
+        best = max(
+            workloads.file_to_socket(plan.cache_size, work, zero_copy=False, block=block)
+            for block in (MIB, 4 * MIB)
+        )
+        results.add("limit send_mb_s", "machine", best)
+        value = workloads.file_to_socket(plan.cache_size, work, zero_copy=True)
+        results.add("limit sendfile_mb_s", "machine", value)
     run = work / "cache-run"
     cached = Spyglass(run, [f"image_cache_dir = {run / 'spyglass' / 'cache'}",
                             "[paste_deploy]", "flavor = cachemanagement"])  # fmt: skip
@@ -441,7 +445,8 @@ def limit_rows(results: Results) -> list[tuple[str, str]]:
         "sha512_mb_s": "sha512 alone",
         "copy_mb_s": "plain file copy (read + write, 1 MiB pieces, page cache)",
         "loopback_mb_s": "TCP over loopback (1 MiB send/recv)",
-        "send_mb_s": "file to socket: 1 MiB reads and sends over loopback (page cache)",
+        "send_mb_s": "file to socket: reads and sends over loopback, page cache (best of "
+        "1 and 4 MiB pieces)",
         "sendfile_mb_s": "file to socket with sendfile (zero-copy), over loopback",
     }
     return [

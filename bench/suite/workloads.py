@@ -422,14 +422,13 @@ def cached_parallel(server: Server, size: int, parallel: int) -> float:
     return size * parallel / elapsed / 1e6
 
 
-def file_to_socket(size: int, work: Path, *, zero_copy: bool) -> float:
-    """MB/s of a file (in the page cache) sent over loopback: 1 MiB reads and sends, or
-    ``sendfile`` (zero-copy); the receiver discards what it gets."""
+def file_to_socket(size: int, work: Path, *, zero_copy: bool, block: int = MIB) -> float:
+    """MB/s of a file (in the page cache) sent over loopback: ``block``-sized reads and
+    sends, or ``sendfile`` (zero-copy); the receiver discards what it gets."""
     source = work / "limits-send.bin"
-    blocks = _pattern_blocks(size)
     with source.open("wb") as out:
-        for block in blocks():
-            out.write(block)
+        for piece in _pattern_blocks(size)():
+            out.write(piece)
     try:
         with socket.create_server(("127.0.0.1", 0)) as listener:
             port = listener.getsockname()[1]
@@ -455,7 +454,7 @@ def file_to_socket(size: int, work: Path, *, zero_copy: bool) -> float:
                     while offset < size:
                         offset += os.sendfile(sock.fileno(), src.fileno(), offset, size - offset)
                 else:
-                    buffer = bytearray(MIB)
+                    buffer = bytearray(block)
                     view = memoryview(buffer)
                     while n := src.readinto(buffer):
                         sock.sendall(view[:n])
