@@ -96,10 +96,8 @@ class CacheManager:
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Remove an image from the cache and the queue; 404 if in neither and no image."""
         self.authorize(ctx, "cache_delete")
-        if await self.cache.evict(image_id):
-            return
-        await self.images.get(ctx, image_id)  # 404 for an id that is no image
-        raise NotFound(f"Image {image_id} is neither cached nor queued.")
+        if not await self.cache.evict(image_id):
+            await self.images.get(ctx, image_id)  # 404 for an id that is no image
 
     async def delete_queued(self, ctx: RequestContext, image_id: str) -> None:
         self.authorize(ctx, "cache_delete")
