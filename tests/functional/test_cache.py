@@ -88,7 +88,9 @@ def payload(size: int) -> bytes:
 def test_miss_then_hit_with_each_driver(
     cached_server: Callable[..., LiveServer], driver: str
 ) -> None:
-    server = cached_server(f"image_cache_driver = {driver}")
+    server = cached_server(
+        f"image_cache_driver = {driver}", "worker_self_reference_url = http://node-a:9292"
+    )
     data = payload(3 * 1024 * 1024 + 11)
     with http(server) as client:
         image_id = new_image(client, data)

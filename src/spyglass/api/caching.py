@@ -57,6 +57,11 @@ def build_index(settings: Settings, layout: CacheLayout, database: Database) -> 
     if driver == "centralized_db":
         from spyglass.db.cache import SqlCacheIndex
 
+        if not settings.option("DEFAULT", "worker_self_reference_url"):
+            raise ConfigError(
+                "image_cache_driver = centralized_db needs worker_self_reference_url: the URL "
+                "that names this server's cache entries (as upstream requires)"
+            )
         return SqlCacheIndex(database, node_url(settings))
     raise ConfigError(
         f"image_cache_driver: {driver!r} is not supported by Spyglass (use sqlite or "
