@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -161,6 +162,40 @@ def test_verified_hits_check_the_checksum(cached_server: Callable[..., LiveServe
         wait_cached(client, image_id)
         hit = client.get(f"/v2/images/{image_id}/file")
         assert hit.status_code == 200 and hit.content == data
+
+
+def test_bit_rot_is_caught_by_the_checksum_and_never_completes(
+    cached_server: Callable[..., LiveServer],
+) -> None:
+    """Corruption the file's ctime cannot reveal: the verified hit aborts before the end."""
+    server = cached_server("image_cache_verify_hits = true")
+    data = payload(6 * 1024 * 1024)
+    with http(server) as client:
+        image_id = new_image(client, data)
+        client.get(f"/v2/images/{image_id}/file")
+        wait_cached(client, image_id)
+        cached = cache_dir(server) / image_id
+        with cached.open("r+b") as f:
+            f.seek(4 * 1024 * 1024 + 17)
+            f.write(bytes([data[4 * 1024 * 1024 + 17] ^ 0xFF]))
+        with sqlite3.connect(cache_dir(server) / "cache.db") as index:  # as if unnoticed
+            index.execute("UPDATE cached_images SET last_modified = last_modified + 3600")
+        received = bytearray()
+
+        def download() -> None:
+            with client.stream("GET", f"/v2/images/{image_id}/file") as response:
+                assert response.status_code == 200
+                for chunk in response.iter_bytes():
+                    received.extend(chunk)
+
+        with pytest.raises(httpx.HTTPError):
+            download()
+        assert len(received) < len(data)
+        again = client.get(f"/v2/images/{image_id}/file")
+        assert again.status_code == 200 and again.content == data
+        wait_cached(client, image_id)
+        assert cached.read_bytes() == data
+    assert "does not match its checksum; aborting the response" in server.log.read_text()
 
 
 def test_data_the_store_corrupted_is_not_cached(cached_server: Callable[..., LiveServer]) -> None:
