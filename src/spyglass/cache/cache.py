@@ -524,14 +524,29 @@ async def _digests(fd: int, size: int, secure_algo: str | None) -> tuple[str, st
 
 
 async def _read_file(fd: int, start: int, length: int) -> ByteStream:
+    """``length`` bytes from ``start``; the next chunk is read while this one is sent."""
+    offset, end = start, start + length
+
+    def read_next() -> asyncio.Future[bytes] | None:
+        nonlocal offset
+        if offset >= end:
+            return None
+        n = min(READ_CHUNK, end - offset)
+        future = asyncio.ensure_future(anyio.to_thread.run_sync(os.pread, fd, n, offset))
+        offset += n
+        return future
+
+    pending = read_next()
     try:
-        offset, remaining = start, length
-        while remaining > 0:
-            chunk = await anyio.to_thread.run_sync(os.pread, fd, min(READ_CHUNK, remaining), offset)
+        while pending is not None:
+            chunk = await pending
+            pending = read_next()
             if not chunk:
                 raise CacheCorrupted("a cached file ended early")
-            offset += len(chunk)
-            remaining -= len(chunk)
             yield chunk
     finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
         os.close(fd)
