@@ -175,7 +175,7 @@ class SqlImageRepository:
         and its locations and properties stay for the scrubber, or for a restore.
         """
         image.status = ImageStatus.PENDING_DELETE if keep_data else ImageStatus.DELETED
-        image.deleted_at = utcnow()
+        image.deleted_at = image.updated_at = utcnow()  # the row's updated_at too
 
         def work(session: Session) -> None:
             self._remove(session, image, keep_data)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import httpx
 
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts" / "rabbitmq.sh"
@@ -194,3 +195,33 @@ def delete_queues(port: int, topic: str) -> None:
 
     with contextlib.suppress(Exception):
         asyncio.run(work())
+
+
+JSON_PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
+DATA = b"x" * 4096
+
+
+def scenario(http: httpx.Client) -> dict[str, str]:
+    """The changes both servers are put through; returns the ids it made, by role."""
+    image = http.post(
+        "/v2/images",
+        json={"name": "n1", "disk_format": "raw", "container_format": "bare", "k": "v"},
+    )
+    image.raise_for_status()
+    iid = image.json()["id"]
+    put = http.put(
+        f"/v2/images/{iid}/file", content=DATA, headers={"Content-Type": "application/octet-stream"}
+    )
+    put.raise_for_status()
+    patch = [{"op": "replace", "path": "/name", "value": "n2"}]
+    http.patch(f"/v2/images/{iid}", json=patch, headers=JSON_PATCH).raise_for_status()
+    http.put(f"/v2/images/{iid}/tags/t1").raise_for_status()
+    assert http.get(f"/v2/images/{iid}/file").content == DATA
+    shared = http.post("/v2/images", json={"name": "s", "visibility": "shared"})
+    shared.raise_for_status()
+    sid = shared.json()["id"]
+    http.post(f"/v2/images/{sid}/members", json={"member": "p2"}).raise_for_status()
+    http.put(f"/v2/images/{sid}/members/p2", json={"status": "accepted"}).raise_for_status()
+    http.delete(f"/v2/images/{sid}/members/p2").raise_for_status()
+    http.delete(f"/v2/images/{iid}").raise_for_status()
+    return {"image": iid, "shared": sid}
