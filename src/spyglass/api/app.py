@@ -40,6 +40,7 @@ from spyglass.config import Settings
 from spyglass.db.engine import Database, create_database
 from spyglass.db.images import SqlImageRepository
 from spyglass.db.members import SqlMemberRepository
+from spyglass.db.metadefs import SqlMetadefRepository
 from spyglass.db.outbox import Outbox
 from spyglass.errors import ConfigError
 from spyglass.notify.base import NotifyConfig, build_notifier, notify_config
@@ -49,6 +50,7 @@ from spyglass.services.access import Access
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
 from spyglass.services.members import MemberService
+from spyglass.services.metadefs import MetadefService
 from spyglass.services.quotas import parse_storage_quota
 from spyglass.services.upload import UploadService
 from spyglass.stores.registry import StoreSet, driver_class
@@ -130,6 +132,7 @@ def build_services(
             show_direct_url=settings.show_image_direct_url,
             show_locations=settings.show_multiple_locations,
         ),
+        metadefs=MetadefService(SqlMetadefRepository(database), policy),
     )
 
 

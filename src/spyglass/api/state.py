@@ -10,6 +10,7 @@ from spyglass.config import Settings
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
 from spyglass.services.members import MemberService
+from spyglass.services.metadefs import MetadefService
 from spyglass.services.upload import UploadService
 
 
@@ -23,3 +24,5 @@ class Services:
     views: ViewOptions
     cache: CacheManager | None = None
     """The image cache's management, when ``image_cache_dir`` is set."""
+    metadefs: MetadefService | None = None
+    """The metadata definitions catalog."""

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from spyglass import __version__
+from spyglass.cli import metadefs as metadef_commands
 from spyglass.cli.cache import cache_app
 from spyglass.cli.notifications import notifications_app
 from spyglass.config import Settings, load_settings
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the image database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+metadef_commands.register(db_app)
 config_app = typer.Typer(help="Inspect configuration files.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(notifications_app, name="notifications")

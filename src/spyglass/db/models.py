@@ -7,7 +7,9 @@ operators keep their SQL habits. Every table soft-deletes (``deleted`` and
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -233,3 +236,110 @@ class CachedImageRow(Base):
         ForeignKey("node_reference.node_reference_id"),
         nullable=False,
     )
+
+
+class JsonText(TypeDecorator[Any]):
+    """JSON kept in a TEXT column, as upstream's ``JSONEncodedDict`` keeps it."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else json.dumps(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class _MetadefTimes:
+    """Upstream's metadef tables have no soft delete."""
+
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class MetadefNamespaceRow(_MetadefTimes, Base):
+    __tablename__ = "metadef_namespaces"
+    __table_args__ = (
+        UniqueConstraint("namespace", name="uq_metadef_namespaces_namespace"),
+        Index("ix_metadef_namespaces_owner", "owner"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace: Mapped[str] = mapped_column(String(80), nullable=False)
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    visibility: Mapped[str | None] = mapped_column(String(32))
+    protected: Mapped[bool | None] = mapped_column(Boolean)
+    owner: Mapped[str] = mapped_column(String(255), nullable=False)
+
+
+class MetadefObjectRow(_MetadefTimes, Base):
+    __tablename__ = "metadef_objects"
+    __table_args__ = (
+        UniqueConstraint("namespace_id", "name", name="uq_metadef_objects_namespace_id_name"),
+        Index("ix_metadef_objects_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metadef_namespaces.id"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    required: Mapped[str | None] = mapped_column(Text)
+    json_schema: Mapped[Any] = mapped_column(JsonText, nullable=False)
+
+
+class MetadefPropertyRow(_MetadefTimes, Base):
+    __tablename__ = "metadef_properties"
+    __table_args__ = (
+        UniqueConstraint("namespace_id", "name", name="uq_metadef_properties_namespace_id_name"),
+        Index("ix_metadef_properties_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metadef_namespaces.id"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    json_schema: Mapped[Any] = mapped_column(JsonText, nullable=False)
+
+
+class MetadefTagRow(_MetadefTimes, Base):
+    __tablename__ = "metadef_tags"
+    __table_args__ = (
+        UniqueConstraint("namespace_id", "name", name="uq_metadef_tags_namespace_id_name"),
+        Index("ix_metadef_tags_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metadef_namespaces.id"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+
+
+class MetadefResourceTypeRow(_MetadefTimes, Base):
+    __tablename__ = "metadef_resource_types"
+    __table_args__ = (UniqueConstraint("name", name="uq_metadef_resource_types_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    protected: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class MetadefAssociationRow(_MetadefTimes, Base):
+    """``metadef_namespace_resource_types``: a namespace tied to a resource type."""
+
+    __tablename__ = "metadef_namespace_resource_types"
+    __table_args__ = (Index("ix_metadef_ns_res_types_namespace_id", "namespace_id"),)
+
+    resource_type_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metadef_resource_types.id"), primary_key=True
+    )
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metadef_namespaces.id"), primary_key=True
+    )
+    properties_target: Mapped[str | None] = mapped_column(String(80))
+    prefix: Mapped[str | None] = mapped_column(String(80))

@@ -25,6 +25,50 @@ _SEEN_BY = (
 _ADMIN_OR_MEMBER = f"{_ADMIN} or ({_PROJECT_MEMBER})"
 _ADMIN_OR_READER = f"{_ADMIN} or ({_PROJECT_READER})"
 
+_METADEF_READ = (
+    f"{_ADMIN} or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))"
+)
+_METADEF_RULES = {
+    "metadef_default": "",
+    "metadef_admin": _ADMIN,
+    "get_metadef_namespaces": _ADMIN_OR_READER,
+    **{
+        name: _METADEF_READ
+        for name in (
+            "get_metadef_namespace",
+            "get_metadef_object",
+            "get_metadef_objects",
+            "list_metadef_resource_types",
+            "get_metadef_resource_type",
+            "get_metadef_property",
+            "get_metadef_properties",
+            "get_metadef_tag",
+            "get_metadef_tags",
+        )
+    },
+    **{
+        name: "rule:metadef_admin"
+        for name in (
+            "add_metadef_namespace",
+            "modify_metadef_namespace",
+            "delete_metadef_namespace",
+            "add_metadef_object",
+            "modify_metadef_object",
+            "delete_metadef_object",
+            "add_metadef_resource_type_association",
+            "remove_metadef_resource_type_association",
+            "add_metadef_property",
+            "modify_metadef_property",
+            "remove_metadef_property",
+            "add_metadef_tag",
+            "add_metadef_tags",
+            "modify_metadef_tag",
+            "delete_metadef_tag",
+            "delete_metadef_tags",
+        )
+    },
+}
+
 DEFAULT_RULES: Mapping[str, str] = {
     "default": "",
     "context_is_admin": "role:admin",
@@ -62,6 +106,7 @@ DEFAULT_RULES: Mapping[str, str] = {
     "copy_image": _ADMIN,
     "stores_info_detail": _ADMIN,
     "tasks_api_access": _ADMIN,
+    **_METADEF_RULES,
 }
 
 

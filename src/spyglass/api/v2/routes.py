@@ -19,6 +19,7 @@ from spyglass.api.v2 import (
     members,
     schemas,
 )
+from spyglass.api.v2.metadefs.routes import metadef_routes
 
 Handler = Callable[[Request], Awaitable[Response]]
 _EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -95,4 +96,5 @@ ROUTES = [
     resource("/v2/schemas/images", GET=schemas.images_schema),
     resource("/v2/schemas/member", GET=schemas.member_schema),
     resource("/v2/schemas/members", GET=schemas.members_schema),
+    *metadef_routes(resource),
 ]
