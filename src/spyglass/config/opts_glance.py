@@ -198,6 +198,16 @@ _NOTIFY = [
     int_opt("rabbit_retry_backoff", 2, "Seconds added between retries (classic)."),
     int_opt("rabbit_retry_max_backoff", 30, "Longest wait between retries (classic)."),
     bool_opt("rabbit_durable_queues", False, "Declare durable queues (classic)."),
+    list_opt("rabbit_hosts", None, "host:port RabbitMQ nodes, tried in turn (oslo legacy)."),
+    bool_opt("rabbit_ha_queues", False, "Declare notification queues mirrored (x-ha-policy all)."),
+    int_opt("rabbit_retry_interval", 1, "Seconds before reconnecting to RabbitMQ (oslo legacy)."),
+    bool_opt("amqp_durable_queues", False, "Durable exchange and queues (oslo legacy)."),
+    bool_opt("amqp_auto_delete", False, "Auto-delete exchange and queues (oslo legacy)."),
+    str_opt("kombu_ssl_version", "", "TLS version to RabbitMQ (accepted; the library decides)."),
+    str_opt("kombu_ssl_keyfile", "", "Client key for TLS to RabbitMQ."),
+    str_opt("kombu_ssl_certfile", "", "Client certificate for TLS to RabbitMQ."),
+    str_opt("kombu_ssl_ca_certs", "", "CA bundle that verifies RabbitMQ's certificate."),
+    int_opt("kombu_reconnect_delay", 1, "Seconds before reconnecting after an error (legacy)."),
     str_opt("qpid_notification_exchange", "glance", "Qpid exchange (classic notifier)."),
     str_opt("qpid_notification_topic", "glance_notifications", "Qpid topic (classic notifier)."),
     str_opt(
@@ -218,6 +228,12 @@ _NOTIFY = [
     int_opt("qpid_heartbeat", 5, "Seconds between Qpid heartbeats."),
     str_opt("qpid_protocol", "tcp", "tcp or ssl to Qpid."),
     bool_opt("qpid_tcp_nodelay", True, "Disable Nagle's algorithm on the Qpid socket."),
+    list_opt("qpid_hosts", None, "host:port Qpid brokers, tried in turn (oslo legacy)."),
+    str_opt(
+        "qpid_notification_address",
+        "/exchange/{exchange}/{routing_key}",
+        "AMQP 1.0 target of notifications (Spyglass); qpidd: {exchange}/{routing_key}.",
+    ),
 ]
 
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")

@@ -61,8 +61,15 @@ class RabbitNotifier:
                     await self._drop()
             raise NotifierUnavailable("; ".join(errors))
 
+    def _tls(self) -> ssl.SSLContext:
+        tls = self.config.tls
+        context = ssl.create_default_context(cafile=tls.get("ca_certs"))
+        if "certfile" in tls:
+            context.load_cert_chain(tls["certfile"], tls.get("keyfile"))
+        return context
+
     async def _open(self, url: str, *, use_ssl: bool) -> None:
-        context = ssl.create_default_context() if use_ssl else None
+        context = self._tls() if use_ssl else None
         self._connection = await aio_pika.connect(
             f"{url}?heartbeat={self.config.heartbeat}",
             timeout=self.config.connect_timeout,
@@ -74,7 +81,7 @@ class RabbitNotifier:
             self.config.exchange,
             aio_pika.ExchangeType.TOPIC,
             durable=self.config.durable,
-            auto_delete=False,
+            auto_delete=self.config.auto_delete,
         )
         self._queues = set()
 
@@ -85,7 +92,7 @@ class RabbitNotifier:
         queue = await self._channel.declare_queue(
             key,
             durable=self.config.durable,
-            auto_delete=False,
+            auto_delete=self.config.auto_delete,
             arguments=self._queue_arguments(),
         )
         await queue.bind(self._exchange, routing_key=key)

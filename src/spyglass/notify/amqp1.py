@@ -2,10 +2,11 @@
 
 The classic qpid notifier sent each event to the topic exchange
 ``qpid_notification_exchange`` with the subject ``<topic>.<priority>``. Here
-each message goes to the target address ``ADDRESS`` (by default
-``/exchange/<exchange>/<topic>.<priority>``, the form RabbitMQ's AMQP 1.0
-plugin gives an exchange and routing key; the exchange must exist) with the
-same subject, as a JSON data section (``content_type`` application/json).
+each message goes to the target address ``qpid_notification_address`` (by
+default ``/exchange/<exchange>/<topic>.<priority>``, the form RabbitMQ's AMQP
+1.0 plugin gives an exchange and routing key, the exchange must exist; for
+qpidd, ``{exchange}/{routing_key}``) with the same subject, as a JSON data
+section (``content_type`` application/json).
 
 proton's blocking API runs in a worker thread, one call at a time, so the
 event loop never waits on the socket. ``send`` returns once the broker has
@@ -38,7 +39,7 @@ class Amqp1Notifier:
         if not config.brokers:
             raise ValueError("the AMQP 1.0 notifier needs at least one broker")
         self.config = config
-        self.address = ADDRESS
+        self.address = config.address or ADDRESS
         self.send_timeout = max(config.connect_timeout, 10.0)
         self._connection: BlockingConnection | None = None
         self._senders: dict[str, BlockingSender] = {}

@@ -69,7 +69,12 @@ class NotifyConfig:
     envelope: bool = True
     """``messagingv2`` (oslo.version 2.0 envelope) or ``messaging`` (the bare message)."""
     durable: bool = False
+    auto_delete: bool = False
     ha_queues: bool = False
+    tls: dict[str, str] = field(default_factory=dict)
+    """``keyfile``, ``certfile``, ``ca_certs`` for TLS to the broker (``kombu_ssl_*``)."""
+    address: str = "/exchange/{exchange}/{routing_key}"
+    """The AMQP 1.0 target (``qpid_notification_address``)."""
     retry_backoff: float = 2.0
     retry_max_backoff: float = 30.0
     heartbeat: int = 60
@@ -200,6 +205,15 @@ def _modern(settings: Settings, drivers: list[str]) -> NotifyConfig:
     )
 
 
+def _host_ports(value: object, default_port: int) -> list[tuple[str, int]]:
+    """``rabbit_hosts``/``qpid_hosts``: ``host[:port]`` entries."""
+    found = []
+    for entry in cast("Sequence[str] | None", value) or ():
+        host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "")
+        found.append((host or entry, int(port) if port.isdigit() else default_port))
+    return found
+
+
 def _classic(settings: Settings) -> NotifyConfig:
     strategy = settings.notifier_strategy
     if strategy in ("noop", "default"):
@@ -213,30 +227,44 @@ def _classic(settings: Settings) -> NotifyConfig:
     backoff = float(cast("int", opt("rabbit_retry_backoff")))
     max_backoff = float(cast("int", opt("rabbit_retry_max_backoff")))
     if strategy == "rabbit":
-        broker = Broker(
-            host=str(opt("rabbit_host")),
-            port=cast("int", opt("rabbit_port")),
-            username=str(opt("rabbit_userid")),
-            password=str(opt("rabbit_password")),
-            virtual_host=str(opt("rabbit_virtual_host")),
-            ssl=bool(opt("rabbit_use_ssl")),
+        port = cast("int", opt("rabbit_port"))
+        hosts = _host_ports(opt("rabbit_hosts"), port) or [(str(opt("rabbit_host")), port)]
+        brokers = tuple(
+            Broker(
+                host=host,
+                port=port,
+                username=str(opt("rabbit_userid")),
+                password=str(opt("rabbit_password")),
+                virtual_host=str(opt("rabbit_virtual_host")),
+                ssl=bool(opt("rabbit_use_ssl")),
+            )
+            for host, port in hosts
         )
+        tls = {k: str(opt(f"kombu_ssl_{k}")) for k in ("keyfile", "certfile", "ca_certs")}
         return NotifyConfig(
             driver="rabbit",
-            brokers=(broker,),
+            brokers=brokers,
             exchange=str(opt("rabbit_notification_exchange")),
             topics=(str(opt("rabbit_notification_topic")),),
-            durable=bool(opt("rabbit_durable_queues")),
+            durable=bool(opt("rabbit_durable_queues")) or bool(opt("amqp_durable_queues")),
+            auto_delete=bool(opt("amqp_auto_delete")),
+            ha_queues=bool(opt("rabbit_ha_queues")),
+            tls={k: v for k, v in tls.items() if v},
             retry_backoff=backoff,
             retry_max_backoff=max_backoff,
         )
     if strategy == "qpid":
-        broker = Broker(
-            host=str(opt("qpid_hostname")),
-            port=cast("int", opt("qpid_port")),
-            username=str(opt("qpid_username")) or None,
-            password=str(opt("qpid_password")) or None,
-            ssl=str(opt("qpid_protocol")) == "ssl",
+        port = cast("int", opt("qpid_port"))
+        hosts = _host_ports(opt("qpid_hosts"), port) or [(str(opt("qpid_hostname")), port)]
+        brokers = tuple(
+            Broker(
+                host=host,
+                port=port,
+                username=str(opt("qpid_username")) or None,
+                password=str(opt("qpid_password")) or None,
+                ssl=str(opt("qpid_protocol")) == "ssl",
+            )
+            for host, port in hosts
         )
         reconnect = {
             name: float(cast("int", opt(f"qpid_reconnect_{name}")))
@@ -246,7 +274,8 @@ def _classic(settings: Settings) -> NotifyConfig:
         interval_min = reconnect["interval_min"] or reconnect["interval"] or 1.0
         return NotifyConfig(
             driver="amqp1",
-            brokers=(broker,),
+            brokers=brokers,
+            address=str(opt("qpid_notification_address")),
             exchange=str(opt("qpid_notification_exchange")),
             topics=(str(opt("qpid_notification_topic")),),
             heartbeat=cast("int", opt("qpid_heartbeat")),

@@ -96,3 +96,22 @@ def test_drivers_by_name() -> None:
     assert driver_class("log") is LogNotifier
     with pytest.raises(ConfigError):
         driver_class("nope")
+
+
+def test_legacy_rabbit_and_qpid_options(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        "[DEFAULT]\nnotifier_strategy = rabbit\nrabbit_hosts = a:5680,b\n"
+        "rabbit_ha_queues = true\namqp_durable_queues = true\namqp_auto_delete = true\n"
+        "kombu_ssl_ca_certs = /etc/ca.pem\nrabbit_retry_interval = 3\n",
+    )
+    assert [(b.host, b.port) for b in config.brokers] == [("a", 5680), ("b", 5672)]
+    assert config.ha_queues and config.durable and config.auto_delete
+    assert config.tls == {"ca_certs": "/etc/ca.pem"}
+    qpid = _config(
+        tmp_path,
+        "[DEFAULT]\nnotifier_strategy = qpid\nqpid_hosts = q1:5700,q2:5701\n"
+        "qpid_notification_address = {exchange}/{routing_key}\n",
+    )
+    assert [(b.host, b.port) for b in qpid.brokers] == [("q1", 5700), ("q2", 5701)]
+    assert qpid.address == "{exchange}/{routing_key}"
