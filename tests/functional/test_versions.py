@@ -12,7 +12,8 @@ def test_root_lists_versions_with_300(client: httpx.Client) -> None:
     current = [v for v in versions if v["status"] == "CURRENT"]
     assert [v["id"] for v in current] == ["v2.17"]
     assert {"v2.0", "v2.1", "v2.9", "v2.15"} <= {v["id"] for v in versions}
-    assert all(v["links"][0]["href"] == f"{client.base_url}/v2/" for v in versions)
+    v2 = [v for v in versions if v["id"].startswith("v2")]
+    assert all(v["links"][0]["href"] == f"{client.base_url}/v2/" for v in v2)
 
 
 def test_versions_path_answers_200(client: httpx.Client) -> None:
@@ -22,7 +23,7 @@ def test_versions_path_answers_200(client: httpx.Client) -> None:
 
 
 def test_unknown_version_gets_versions_document(client: httpx.Client) -> None:
-    response = client.get("/v1/images")
+    response = client.get("/v3/images")
     assert response.status_code == 300
     assert "versions" in response.json()
 

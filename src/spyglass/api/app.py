@@ -29,6 +29,7 @@ from spyglass.api.middleware import (
     VersionNegotiationMiddleware,
 )
 from spyglass.api.state import Services
+from spyglass.api.v1.routes import ROUTES as V1_ROUTES
 from spyglass.api.v2.cache_legacy import LegacyCachePaths
 from spyglass.api.v2.routes import ROUTES
 from spyglass.api.v2.views import ViewOptions
@@ -136,6 +137,11 @@ def build_services(
     )
 
 
+def v1_enabled(settings: Settings) -> bool:
+    """``enable_v1_api`` (on by default, as upstream's was while it served v1)."""
+    return bool(settings.option("DEFAULT", "enable_v1_api"))
+
+
 def build_middleware(settings: Settings, services: Services, versions: ASGIApp) -> list[Middleware]:
     """The pipeline, outermost first: request id, version routing, identity, context."""
     mode = auth_mode(settings)
@@ -156,6 +162,8 @@ def build_middleware(settings: Settings, services: Services, versions: ASGIApp) 
             VersionNegotiationMiddleware,
             accepted=lambda: accepted_versions(cache_on),
             versions_app=versions,
+            v1=v1_enabled(settings),
+            v2=bool(settings.option("DEFAULT", "enable_v2_api")),
         )
     )
     if mode == "keystone":
@@ -183,7 +191,12 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     outbox = build_outbox(notifications, database)
     services = build_services(settings, database, stores, outbox)
     cache = caching.build_cache(settings, database, services, clock=time.time)
-    versions = VersionsApp(settings.public_endpoint, cache=cache is not None)
+    versions = VersionsApp(
+        settings.public_endpoint,
+        cache=cache is not None,
+        v1=v1_enabled(settings),
+        v2=bool(settings.option("DEFAULT", "enable_v2_api")),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -201,6 +214,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
             Route("/versions", versions),
             Route("/healthcheck", healthcheck),
             *ROUTES,
+            *(V1_ROUTES if v1_enabled(settings) else []),
         ],
         middleware=build_middleware(settings, services, versions),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -67,7 +67,7 @@ class ContextMiddleware:
         self.make_context = make_context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v2"):
+        if scope["type"] == "http" and scope["path"].startswith(("/v2", "/v1")):
             try:
                 scope["spyglass.context"] = self.make_context(scope)
             except SpyglassError as exc:
@@ -85,14 +85,23 @@ _UNVERSIONED = frozenset({"/", "/versions", "/healthcheck"})
 
 
 class VersionNegotiationMiddleware:
-    """Route ``/v2.N/...`` to ``/v2/...``; anything else gets the versions document (300)."""
+    """Route ``/v2.N/...`` to ``/v2/...`` and, with ``v1``, ``/v1.0`` and ``/v1.1`` to
+    ``/v1``; anything else (or an API that is off) gets the versions document (300)."""
 
     def __init__(
-        self, app: ASGIApp, accepted: Callable[[], frozenset[str]], versions_app: ASGIApp
+        self,
+        app: ASGIApp,
+        accepted: Callable[[], frozenset[str]],
+        versions_app: ASGIApp,
+        *,
+        v1: bool = False,
+        v2: bool = True,
     ) -> None:
         self.app = app
         self.accepted = accepted
         self.versions_app = versions_app
+        self.v1 = v1
+        self.v2 = v2
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -100,7 +109,16 @@ class VersionNegotiationMiddleware:
             if match:
                 major, minor, rest = match.groups()
                 version = f"v{major}" + (f".{minor}" if minor is not None else "")
-                if major != "2" or (minor is not None and version not in self.accepted()):
+                if major == "1" and self.v1 and minor in (None, "0", "1"):
+                    scope["path"] = "/v1" + (rest or "/")
+                    scope["raw_path"] = scope["path"].encode()
+                    await self.app(scope, receive, send)
+                    return
+                if (
+                    major != "2"
+                    or not self.v2
+                    or (minor is not None and version not in self.accepted())
+                ):
                     await self.versions_app(scope, receive, send)
                     return
                 scope["path"] = "/v2" + (rest or "")

@@ -23,32 +23,44 @@ def accepted_versions(cache: bool = False) -> frozenset[str]:
     return frozenset({"v2"} | {f"v2.{m}" for m in minors(cache)})
 
 
-def versions_document(base_url: str, cache: bool = False) -> dict[str, Any]:
+def versions_document(
+    base_url: str, cache: bool = False, *, v1: bool = False, v2: bool = True
+) -> dict[str, Any]:
+    """v2's minors (when served), then v1.1 and v1.0 as SUPPORTED when v1 is served."""
     href = base_url.rstrip("/") + "/v2/"
     listed = minors(cache)
-    return {
-        "versions": [
-            {
-                "id": f"v2.{minor}",
-                "status": "CURRENT" if minor == listed[-1] else "SUPPORTED",
-                "links": [{"rel": "self", "href": href}],
-            }
-            for minor in reversed(listed)
+    versions = [
+        {
+            "id": f"v2.{minor}",
+            "status": "CURRENT" if minor == listed[-1] else "SUPPORTED",
+            "links": [{"rel": "self", "href": href}],
+        }
+        for minor in reversed(listed)
+        if v2
+    ]
+    if v1:
+        v1_href = base_url.rstrip("/") + "/v1/"
+        versions += [
+            {"id": version, "status": "SUPPORTED", "links": [{"rel": "self", "href": v1_href}]}
+            for version in ("v1.1", "v1.0")
         ]
-    }
+    return {"versions": versions}
 
 
 class VersionsApp:
     """Answer with the versions document; 300 except on ``GET /versions``."""
 
-    def __init__(self, public_endpoint: str | None, *, cache: bool = False) -> None:
+    def __init__(
+        self, public_endpoint: str | None, *, cache: bool = False, v1: bool = False, v2: bool = True
+    ) -> None:
         self.public_endpoint = public_endpoint
         self.cache = cache
+        self.v1 = v1
+        self.v2 = v2
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         base = self.public_endpoint or str(request.base_url)
         status = 200 if scope["path"] == "/versions" else 300
-        await JSONResponse(versions_document(base, self.cache), status_code=status)(
-            scope, receive, send
-        )
+        document = versions_document(base, self.cache, v1=self.v1, v2=self.v2)
+        await JSONResponse(document, status_code=status)(scope, receive, send)

@@ -51,7 +51,9 @@ _TIME_OPS = {
 
 def build_list_select(query: ListQuery, marker: Any, dialect: str) -> Select[Any]:
     """The SELECT for one page; ``marker`` is the previous page's last row, already checked."""
-    stmt = select(IMAGE_COLUMNS).where(ImageRow.deleted == false(), ImageRow.status != "killed")
+    stmt = select(IMAGE_COLUMNS)
+    if not query.include_deleted:
+        stmt = stmt.where(ImageRow.deleted == false(), ImageRow.status != "killed")
     stmt = stmt.where(*_visibility_clauses(query), *_filter_clauses(query))
     if marker is not None:
         stmt = stmt.where(_after_marker(query.sort, marker))

@@ -23,6 +23,7 @@ def _member(row: ImageMemberRow) -> ImageMember:
         status=MemberStatus(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at or row.created_at,
+        can_share=bool(row.can_share),
     )
 
 
@@ -92,7 +93,7 @@ class SqlMemberRepository:
                 raise TooLarge(f"Maximum number of members ({quota}) reached for this image.")
             session.add(
                 ImageMemberRow(
-                    image_id=member.image_id, member=member.member_id, can_share=False,
+                    image_id=member.image_id, member=member.member_id, can_share=member.can_share,
                     status=member.status.value, created_at=member.created_at,
                     updated_at=member.updated_at, deleted=False,
                 )
@@ -111,7 +112,11 @@ class SqlMemberRepository:
             result = session.execute(
                 update(ImageMemberRow)
                 .where(*_live(member.image_id, member.member_id))
-                .values(status=member.status.value, updated_at=member.updated_at)
+                .values(
+                    status=member.status.value,
+                    can_share=member.can_share,
+                    updated_at=member.updated_at,
+                )
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise NotFound(f"{member.member_id} is not a member of {member.image_id}.")

@@ -22,3 +22,5 @@ class ImageMember:
     status: MemberStatus
     created_at: datetime
     updated_at: datetime
+    can_share: bool = False
+    """v1's sharing flag: a member holding it may change the image's member list."""

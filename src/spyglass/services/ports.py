@@ -47,6 +47,8 @@ class ListQuery:
     member_status: str = "accepted"
     project_id: str | None = None
     is_admin: bool = True
+    include_deleted: bool = False
+    """Also deleted and killed images (v1's ``changes-since``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import anyio
 from spyglass.context import RequestContext
 from spyglass.domain.image import Image, ImageStatus, Location
 from spyglass.domain.states import transition
-from spyglass.errors import Conflict, Gone, ImageNotFound, ImageTooLarge
+from spyglass.errors import BadRequest, Conflict, Gone, ImageNotFound, ImageTooLarge
 from spyglass.notify.events import upload_failed
 from spyglass.services.images import ImageService
 from spyglass.services.ports import ImageRepository
@@ -98,9 +98,15 @@ class UploadService:
         *,
         size: int | None,
         length_hint: int | None = None,
+        checksum: str | None = None,
+        failed_status: ImageStatus = ImageStatus.QUEUED,
     ) -> Image:
         """Store ``data`` as the image's bytes; ``size`` is what the client declared
-        (it must match), ``length_hint`` the request's ``Content-Length``."""
+        (it must match), ``length_hint`` the request's ``Content-Length``.
+
+        ``checksum`` is an MD5 the client declared (v1's ``x-image-meta-checksum``):
+        data that does not match it is removed and refused. After a failure the image
+        goes back to ``failed_status``: ``queued`` (v2) or ``killed`` (v1)."""
         image = await self.images.get(ctx, image_id)
         self.images.access.authorize(ctx, image, "upload_image")
         if image.status is not ImageStatus.QUEUED:
@@ -111,11 +117,11 @@ class UploadService:
             events=("image.update", "image.prepare"),
         )
         try:
-            return await self._store_and_activate(saving, data, size, length_hint)
+            return await self._store_and_activate(saving, data, size, length_hint, checksum)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):  # the client may be gone; clean up anyway
                 await self._notify_failure(saving, exc)
-                await self._back_to_queued(saving)
+                await self._back_to_queued(saving, failed_status)
             raise
 
     async def _notify_failure(self, image: Image, exc: BaseException) -> None:
@@ -128,7 +134,12 @@ class UploadService:
             log.exception("image %s: could not record the failed upload's notification", image.id)
 
     async def _store_and_activate(
-        self, image: Image, data: ByteStream, size: int | None, length_hint: int | None
+        self,
+        image: Image,
+        data: ByteStream,
+        size: int | None,
+        length_hint: int | None,
+        checksum: str | None = None,
     ) -> Image:
         store = self.images.stores.default
         stream = limit_size(rechunk(data), cap=self.size_cap, expected=size)
@@ -154,6 +165,12 @@ class UploadService:
             await self.images.delete_data(written.location, image.id)
             raise
         digests = digester.result
+        if checksum is not None and checksum != digests.checksum:
+            await self.images.delete_data(written.location, image.id)
+            raise BadRequest(
+                f"Supplied checksum ({checksum}) and checksum generated from uploaded image "
+                f"({digests.checksum}) did not match."
+            )
         image.locations = [Location(written.location, {"store": store.backend_id})]
         image.size = digests.size
         image.checksum = digests.checksum
@@ -182,9 +199,10 @@ class UploadService:
             log.warning("image data does not match its disk_format: %s", exc.message)
             return None
 
-    async def _back_to_queued(self, image: Image) -> None:
-        """Undo ``saving``; if the image was deleted meanwhile there is nothing to undo."""
-        queued = transition(image, ImageStatus.QUEUED)
+    async def _back_to_queued(self, image: Image, status: ImageStatus = ImageStatus.QUEUED) -> None:
+        """Undo ``saving`` (to ``status``); if the image was deleted meanwhile there is
+        nothing to undo."""
+        queued = transition(image, status)
         queued.locations = []
         queued.checksum = queued.os_hash_algo = queued.os_hash_value = None
         try:

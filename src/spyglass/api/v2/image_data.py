@@ -28,9 +28,9 @@ async def upload(request: Request) -> Response:
     await services(request).uploads.upload(
         context(request),
         request.path_params["image_id"],
-        _body(request),
+        body_stream(request),
         size=size,
-        length_hint=_content_length(request),
+        length_hint=content_length(request),
     )
     return Response(status_code=204)
 
@@ -47,13 +47,13 @@ def _declared_size(request: Request) -> int | None:
     return int(raw)
 
 
-def _content_length(request: Request) -> int | None:
+def content_length(request: Request) -> int | None:
     """The body's length if the client sent one (the HTTP layer holds it to that)."""
     raw = request.headers.get("content-length", "")
     return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
-async def _body(request: Request) -> ByteStream:
+async def body_stream(request: Request) -> ByteStream:
     try:
         async for chunk in request.stream():
             yield chunk
