@@ -28,6 +28,7 @@ from spyglass.api.middleware import (
     RequestIdMiddleware,
     VersionNegotiationMiddleware,
 )
+from spyglass.api.path_guard import PathGuardMiddleware
 from spyglass.api.state import Services
 from spyglass.api.v1.routes import ROUTES as V1_ROUTES
 from spyglass.api.v2.cache_legacy import LegacyCachePaths
@@ -154,6 +155,7 @@ def build_middleware(settings: Settings, services: Services, versions: ASGIApp) 
             max_length=settings.max_request_id_length,
         ),
         Middleware(AccessLogMiddleware),
+        Middleware(PathGuardMiddleware),
     ]
     if services.cache is not None and services.cache.legacy_routes:
         stack.append(Middleware(LegacyCachePaths))
