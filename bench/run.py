@@ -589,7 +589,9 @@ def update_section(path: Path, heading: str, section: str) -> None:
 def write_document(
     path: Path, rows: list[Row], results: Results, plan: Plan, info: dict[str, str], command: str
 ) -> None:
-    kept = kept_sections(path, ("## Memory stays flat", "## Where the time goes"))
+    kept = kept_sections(
+        path, ("## Memory stays flat", "## Where the time goes", "## Notifications")
+    )
     limits = "\n".join(f"| {label} | {value} |" for label, value in limit_rows(results))
     notes = "\n".join(f"- {note}" for note in results.notes) or "- none"
     sizes = ", ".join(size_label(s) for s in plan.sizes)

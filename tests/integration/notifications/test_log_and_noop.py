@@ -40,6 +40,33 @@ def test_logging_writes_one_structured_line_per_event(
     assert first["message_id"] and first["timestamp"]
 
 
+def test_a_failed_upload_is_an_error_event_then_queued_again(
+    server_factory: Callable[..., LiveServer],
+) -> None:
+    server = server_factory("notifier_strategy = logging")
+    with httpx.Client(base_url=server.url, timeout=30, trust_env=False) as http:
+        body = {"name": "short", "disk_format": "raw", "container_format": "bare"}
+        iid = http.post("/v2/images", json=body).json()["id"]
+        put = http.put(
+            f"/v2/images/{iid}/file",
+            content=b"z" * 10,
+            headers={"Content-Type": "application/octet-stream", "x-openstack-image-size": "11"},
+        )
+        assert put.status_code == 400
+    lines = _lines(server, 5)
+    assert [(line["event_type"], line["priority"]) for line in lines] == [
+        ("image.create", "INFO"),
+        ("image.update", "INFO"),
+        ("image.prepare", "INFO"),
+        ("image.upload", "ERROR"),
+        ("image.update", "INFO"),
+    ]
+    failed = lines[3]["payload"]
+    assert isinstance(failed, str) and iid in failed
+    queued = lines[4]["payload"]
+    assert isinstance(queued, dict) and queued["status"] == "queued"
+
+
 def test_noop_records_nothing(server_factory: Callable[..., LiveServer]) -> None:
     server = server_factory()
     with httpx.Client(base_url=server.url, timeout=30, trust_env=False) as http:
