@@ -464,7 +464,7 @@ def test_cache_versions_only_with_a_cache_dir(
         listed = [v["id"] for v in client.get("/versions").json()["versions"]]
         assert "v2.14" not in listed
         assert client.get("/v2/cache").status_code == 404
-        assert client.get("/v1/cached_images").status_code == 300
+        assert client.get("/v1/cached_images").status_code in (300, 404)  # not the route
 
 
 def test_caching_flavor_caches_without_the_seed_routes(
@@ -477,7 +477,7 @@ def test_caching_flavor_caches_without_the_seed_routes(
         client.get(f"/v2/images/{image_id}/file")
         wait_cached(client, image_id)
         assert client.get("/v2/cached_images").status_code == 404
-        assert client.get("/v1/cached_images").status_code == 300
+        assert client.get("/v1/cached_images").status_code in (300, 404)  # not the route
 
 
 def test_a_crash_while_filling_leaves_nothing_a_restart_does_not_clean(tmp_path: Path) -> None:
