@@ -426,3 +426,32 @@ def test_v2_upload_reads_through_v1(client: httpx.Client, cleanup: list[str]) ->
     got = client.get(f"/v1/images/{image['id']}")
     assert got.content == DATA
     assert got.headers["x-image-meta-checksum"] == hashlib.md5(DATA).hexdigest()
+
+
+# -- what openstacksdk's v1 proxy needs beyond upstream's v1 ----------------------------------
+
+
+def test_json_documents_carry_metadata(client: httpx.Client, cleanup: list[str]) -> None:
+    flat = {"name": "sdk", "disk_format": "raw", "container_format": "bare",
+            "properties": {"a": "1"}, "validate_checksum": True}  # fmt: skip
+    created = client.post("/v1/images", json=flat)
+    assert created.status_code == 201, created.text
+    image = created.json()["image"]
+    cleanup.append(image["id"])
+    assert (image["name"], image["properties"]) == ("sdk", {"a": "1"})
+    url = f"/v1/images/{image['id']}"
+    wrapped = client.put(url, json={"image": {"min_ram": 64, "b": "2", "is_public": False}})
+    assert wrapped.status_code == 200, wrapped.text
+    assert wrapped.json()["image"]["properties"] == {"a": "1", "b": "2"}  # nothing purged
+    assert wrapped.json()["image"]["min_ram"] == 64
+    assert client.put(url, json={"image": {"min_ram": -1}}).status_code == 400
+    assert client.put(url, json=["not", "an", "object"]).status_code == 400
+
+
+def test_file_path_and_v1_root_for_the_sdk(client: httpx.Client, make_v1: MakeV1) -> None:
+    image = make_v1(DATA)
+    got = client.get(f"/v1/images/{image['id']}/file")
+    assert got.content == DATA and got.headers["content-md5"] == image["checksum"]
+    root = client.get("/v1/").json()
+    assert root["version"]["id"] == "v1.1" and "images" in root
+    assert client.get("/v1").json()["version"]["links"][0]["href"].endswith("/v1/")

@@ -1,8 +1,9 @@
 """v1's ``x-image-meta-*`` headers: parsed into ``V1Meta``, and rendered from an ``Image``.
 
 Request headers arrive as bytes; values (and property names) are read as UTF-8, as
-upstream's clients send them. A name under ``x-image-meta-`` that v1 does not know, a
-header given twice, or a malformed number is a 400 that names the header.
+upstream's clients send them, or as %-encoded UTF-8, as today's python-glanceclient
+sends them. A name under ``x-image-meta-`` that v1 does not know, a header given twice,
+or a malformed number is a 400 that names the header.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from spyglass.domain.image import Image, Visibility
 from spyglass.errors import BadRequest
@@ -52,8 +54,12 @@ class V1Meta:
 
 
 def _decode(raw: bytes, what: str) -> str:
+    """UTF-8, with %-escapes decoded: python-glanceclient %-encodes every header name
+    and value it sends (its bug 1766235), older clients send raw UTF-8."""
     try:
         text = raw.decode("utf-8")
+        if "%" in text:
+            text = unquote(text, errors="strict")
     except UnicodeDecodeError:
         raise BadRequest(f"Header {what} is not valid UTF-8.") from None
     if "\x00" in text:
@@ -111,18 +117,25 @@ def _typed(key: str, value: str, header: str) -> Any:
 
 def meta_from_document(document: Any) -> V1Meta:
     """The same metadata from a JSON document (``{"image": {...}}`` or the object itself),
-    as openstacksdk's v1 proxy sends it; values are checked as headers would be."""
-    if isinstance(document, dict) and isinstance(document.get("image"), dict):
+    as openstacksdk's v1 proxy sends them; values are checked as headers would be."""
+    wrapped = isinstance(document, dict) and isinstance(document.get("image"), dict)
+    if wrapped:
         document = document["image"]
     if not isinstance(document, dict):
         raise BadRequest("Request body must be a JSON object of image attributes.")
     pairs: list[tuple[bytes, bytes]] = []
-    properties = document.get("properties") or {}
-    if not isinstance(properties, dict):
+    properties = dict(document.get("properties") or {})
+    if not isinstance(document.get("properties") or {}, dict):
         raise BadRequest("properties must be a JSON object.")
     for key, value in document.items():
-        if key != "properties" and value is not None:
+        if key == "properties" or value is None:
+            continue
+        if str(key) in CORE_FIELDS:
             pairs.append(((META_PREFIX + str(key)).encode(), _text(value).encode()))
+        elif wrapped:  # openstacksdk's Image resource sends custom properties this way
+            properties.setdefault(key, value)
+        # flat documents carry some of openstacksdk's own arguments (validate_checksum,
+        # tags): names v1 does not know are ignored there
     for key, value in properties.items():
         if value is not None:
             pairs.append(((PROPERTY_PREFIX + str(key)).encode(), _text(value).encode()))

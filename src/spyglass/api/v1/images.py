@@ -166,6 +166,23 @@ async def list_images(request: Request) -> Response:
     return JSONResponse({"images": [brief_view(i) for i in await _list(request)]})
 
 
+async def v1_root(request: Request) -> Response:
+    """``GET /v1/``: upstream's brief listing, plus this version's discovery entry.
+
+    keystoneauth runs version discovery on the endpoint it is given; without a
+    catalog (``auth_type none``) it ignores the version asked for on an unversioned
+    endpoint, so v1 clients are pointed at ``.../v1/``, which must then describe itself.
+    """
+    base = services(request).settings.public_endpoint or str(request.base_url)
+    version = {
+        "id": "v1.1",
+        "status": "SUPPORTED",
+        "links": [{"rel": "self", "href": base.rstrip("/") + "/v1/"}],
+    }
+    images = [brief_view(i) for i in await _list(request)]
+    return JSONResponse({"images": images, "version": version})
+
+
 async def list_detail(request: Request) -> Response:
     return JSONResponse({"images": [detail_view(i, i.properties) for i in await _list(request)]})
 
@@ -221,10 +238,11 @@ async def show_image(request: Request) -> Response:
     if result.data is None:
         response: Response = Response(b"", media_type="application/octet-stream")
     else:
+        headers = {"Content-Length": str(result.data.size)}
+        if result.image.checksum:
+            headers["Content-MD5"] = result.image.checksum  # what openstacksdk verifies
         response = StreamingResponse(
-            result.data.stream,
-            headers={"Content-Length": str(result.data.size)},
-            media_type="application/octet-stream",
+            result.data.stream, headers=headers, media_type="application/octet-stream"
         )
     response.raw_headers.extend(render_headers(shown, shown.properties))
     return response
@@ -249,8 +267,11 @@ async def update_image(request: Request) -> Response:
         if current.status is not ImageStatus.QUEUED:
             raise Conflict("Cannot upload to an unqueued image.")
         _check_declared_size(request, meta)
+    # a JSON document (openstacksdk) names only what changes: it purges nothing unless
+    # told to; headers replace the property set, as upstream's PUT did
+    default_purge = "false" if _media_type(request) == "application/json" else "true"
     purge = not has_data and lenient_bool(
-        request.headers.get("x-glance-registry-purge-props", "true")
+        request.headers.get("x-glance-registry-purge-props", default_purge)
     )
     changes = _changes(meta, _readable(request, current), purge=purge)
     image = current

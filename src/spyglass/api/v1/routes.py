@@ -1,7 +1,8 @@
 """The v1 route table, on one screen (mounted only with ``enable_v1_api``).
 
 The seed-era cache routes ``/v1/cached_images`` and ``/v1/queued_images`` are not
-here: the cache helper serves them (``api/v2/cache_legacy.py``).
+here: the cache helper serves them (``api/v2/cache_legacy.py``). ``/v1/images/{id}/file``
+is not upstream's: openstacksdk's v1 proxy downloads from there (its v2 path).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from spyglass.api.v1 import images, members
 from spyglass.api.v2.routes import resource
 
 ROUTES = [
-    resource("/v1/", GET=images.list_images),
+    resource("/v1/", GET=images.v1_root),
     resource("/v1/images", GET=images.list_images, POST=images.create_image),
     resource("/v1/images/detail", GET=images.list_detail),
     resource(
@@ -21,6 +22,7 @@ ROUTES = [
         PUT=images.update_image,
         DELETE=images.delete_image,
     ),
+    resource("/v1/images/{image_id}/file", GET=images.show_image),
     resource(
         "/v1/images/{image_id}/members",
         GET=members.list_members,
