@@ -234,11 +234,9 @@ def parse_namespace(body: Any, *, owner: str) -> NamespaceContents:
     objects = []
     for item in document.get("objects") or ():
         _check_entries(item.get("properties") or {})
-        if "name" not in item:
-            raise BadRequest("Each object needs a name.")
         objects.append(
             MetadefObject(
-                name=item["name"],
+                name=_named(item),
                 description=item.get("description"),
                 required=tuple(item.get("required") or ()),
                 properties=item.get("properties") or {},
@@ -254,13 +252,22 @@ def parse_namespace(body: Any, *, owner: str) -> NamespaceContents:
     )
     return NamespaceContents(
         namespace=namespace,
-        associations=tuple(
-            parse_association(a) for a in document.get("resource_type_associations") or ()
+        associations=tuple(  # as the client read them back: timestamps are ignored here
+            Association(_named(a), a.get("prefix"), a.get("properties_target"))
+            for a in document.get("resource_type_associations") or ()
         ),
         properties=tuple(MetadefProperty(k, v) for k, v in properties.items()),
         objects=tuple(objects),
-        tags=tuple(parse_tag(t) for t in document.get("tags") or ()),
+        tags=tuple(MetadefTag(_named(t)) for t in document.get("tags") or ()),
     )
+
+
+def _named(item: Mapping[str, Any]) -> str:
+    """A nested entry's name; upstream's schema does not require it, its code does."""
+    name = item.get("name")
+    if not isinstance(name, str) or not name or len(name) > schemas.NAME_MAX:
+        raise BadRequest("Each resource type association, object and tag needs a name.")
+    return name
 
 
 def duplicates(names: Sequence[str]) -> list[str]:
@@ -323,7 +330,7 @@ def from_file(document: Mapping[str, Any]) -> NamespaceContents:
     return NamespaceContents(
         namespace=namespace,
         associations=tuple(
-            Association(a["name"], a.get("prefix"), a.get("properties_target"))
+            Association(_named(a), a.get("prefix"), a.get("properties_target"))
             for a in document.get("resource_type_associations") or ()
         ),
         properties=tuple(
