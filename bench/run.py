@@ -120,9 +120,17 @@ def run_limits(plan: Plan, results: Results, work: Path) -> None:
 
 
 def _transfer_once(
-    results: Results, server: Server, label: str, size: int, parallel: int, checksum: str
+    results: Results,
+    server: Server,
+    label: str,
+    size: int,
+    parallel: int,
+    checksum: str,
+    api: str = "v2",
 ) -> None:
-    figures = workloads.transfer(server, size, checksum, parallel)
+    figures = workloads.transfer(server, size, checksum, parallel, api)
+    if api == "v1":  # Spyglass only (upstream has no v1 any more), beside its own v2
+        label = f"v1 {label}"
     results.add(f"upload {label}", server.name, figures.upload_mb_s)
     results.add(f"download {label}", server.name, figures.download_mb_s)
     results.add("rss process transfer", server.name, figures.rss_process_mib)
@@ -156,6 +164,14 @@ def run_transfers(plan: Plan, results: Results, servers: list[Server]) -> None:
                         _transfer_once, results, server, label, size, parallel, checksums[size]
                     ),
                 )
+                if server.name == "spyglass" and parallel == 1:
+                    attempt(
+                        results,
+                        f"{server.name} v1 transfer {label}",
+                        partial(
+                            _transfer_once, results, server, label, size, 1, checksums[size], "v1"
+                        ),
+                    )
 
 
 def ensure_dataset(servers: list[Server], count: int) -> None:
@@ -335,6 +351,22 @@ def verdict(ok: bool | None, text: str) -> str:
     return f"{text}: {'met' if ok else 'MISSED'}"
 
 
+def v1_row(results: Results, key: str) -> Row:
+    """Spyglass's v1 transfer beside its own v2 one: the same pipeline, so within 5%."""
+    direction, _, label = key.split(" ", 2)
+    v1 = results.median(key, "spyglass")
+    v2 = results.median(f"{direction} {label}", "spyglass")
+    r = ratio(v1, v2)
+    ok = None if math.isnan(r) else r >= 0.95
+    return Row(
+        f"{key} (MB/s)",
+        fmt(v1),
+        "— (no v1)",
+        times(r) + " of v2",
+        verdict(ok, f"within 5% of Spyglass v2 ({fmt(v2)} MB/s)"),
+    )
+
+
 def build_rows(results: Results, plan: Plan) -> list[Row]:
     rows: list[Row] = []
     s, u = "spyglass", "upstream"
@@ -342,6 +374,9 @@ def build_rows(results: Results, plan: Plan) -> list[Row]:
     copy_rate = results.median("limit copy_mb_s", "machine")
 
     for key in [k for k in results.values if k.startswith(("upload ", "download "))]:
+        if key.split(" ", 2)[1] == "v1":
+            rows.append(v1_row(results, key))
+            continue
         ms, mu = results.median(key, s), results.median(key, u)
         r = ratio(ms, mu)
         target = ""

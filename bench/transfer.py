@@ -1,7 +1,9 @@
 """Upload and download one large image; print MB/s and the server's peak RSS.
 
 Usage: ``python bench/transfer.py --size-mib 1024`` starts a Spyglass server with
-embedded defaults under ``.bench/`` and measures it. ``--url`` and ``--pid``
+embedded defaults under ``.bench/`` and measures it; ``--api v1`` moves the bytes
+through Images API v1 (``PUT``/``GET /v1/images/{id}``), ``--api both`` measures v2
+then v1 on the same server. ``--url`` and ``--pid``
 measure a server that is already running (upstream Glance, say) instead.
 """
 
@@ -23,8 +25,9 @@ from tests.server import LiveServer, RssSampler, pattern_stream
 MIB = 1024 * 1024
 
 
-def run(url: str, pid: int | None, size: int) -> dict[str, float]:
+def run(url: str, pid: int | None, size: int, api: str = "v2") -> dict[str, float]:
     """One upload and one download of ``size`` bytes; figures in MB/s and MiB."""
+    data_url = "/v1/images/{id}" if api == "v1" else "/v2/images/{id}/file"
     expected = hashlib.md5(usedforsecurity=False)
     for piece in pattern_stream(size):
         expected.update(piece)
@@ -38,7 +41,7 @@ def run(url: str, pid: int | None, size: int) -> dict[str, float]:
             sampler.__enter__()
         started = time.perf_counter()
         response = client.put(
-            f"/v2/images/{image['id']}/file",
+            data_url.format(id=image["id"]),
             content=pattern_stream(size),
             headers={"Content-Type": "application/octet-stream"},
         )
@@ -49,7 +52,7 @@ def run(url: str, pid: int | None, size: int) -> dict[str, float]:
             raise SystemExit("checksum mismatch after upload")
         started = time.perf_counter()
         received = 0
-        with client.stream("GET", f"/v2/images/{image['id']}/file") as download:
+        with client.stream("GET", data_url.format(id=image["id"])) as download:
             for chunk in download.iter_raw(MIB):
                 received += len(chunk)
         download_s = time.perf_counter() - started
@@ -70,22 +73,26 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--url", help="measure this running server instead of starting one")
     parser.add_argument("--pid", type=int, help="with --url: the server process, for RSS")
+    parser.add_argument("--api", choices=("v2", "v1", "both"), default="v2")
     args = parser.parse_args()
     size = args.size_mib * MIB
+    apis = ("v2", "v1") if args.api == "both" else (args.api,)
+    results: dict[str, dict[str, float]] = {}
     if args.url:
-        figures = run(args.url, args.pid, size)
+        results = {api: run(args.url, args.pid, size, api) for api in apis}
     else:
         Path(".bench").mkdir(exist_ok=True)
         with tempfile.TemporaryDirectory(dir=".bench") as data:
             server = LiveServer(Path(data)).start()
             try:
-                figures = run(server.url, server.pid, size)
+                results = {api: run(server.url, server.pid, size, api) for api in apis}
             finally:
                 server.stop()
     print(f"image size      {args.size_mib} MiB")
-    print(f"upload          {figures['upload_mb_s']:.0f} MB/s")
-    print(f"download        {figures['download_mb_s']:.0f} MB/s")
-    print(f"server peak RSS {figures['peak_rss_mib']:.0f} MiB")
+    for api, figures in results.items():
+        print(f"{api} upload       {figures['upload_mb_s']:.0f} MB/s")
+        print(f"{api} download     {figures['download_mb_s']:.0f} MB/s")
+        print(f"{api} server RSS   {figures['peak_rss_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":

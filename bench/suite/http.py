@@ -212,14 +212,19 @@ def _read_response(sock: socket.socket, sink: bytearray | None) -> tuple[int, in
         stream.close()
 
 
-def upload(host: str, port: int, image_id: str, size: int) -> float:
+def data_path(api: str, image_id: str) -> str:
+    """Where an image's bytes go and come from: v2's ``/file``, or v1's image itself."""
+    return f"/v1/images/{image_id}" if api == "v1" else f"/v2/images/{image_id}/file"
+
+
+def upload(host: str, port: int, image_id: str, size: int, api: str = "v2") -> float:
     """PUT ``size`` pattern bytes (with ``Content-Length``); returns the seconds taken."""
     buf = bytearray(pattern_seed(size))
     view = memoryview(buf)
     head = _request_head(
         "PUT",
         f"{host}:{port}",
-        f"/v2/images/{image_id}/file",
+        data_path(api, image_id),
         {"Content-Type": "application/octet-stream"},
         size,
     )
@@ -238,14 +243,14 @@ def upload(host: str, port: int, image_id: str, size: int) -> float:
             raise RuntimeError(f"upload of {image_id} answered {status} early") from exc
         status, _, _ = _read_response(sock, None)
     elapsed = time.perf_counter() - started
-    if status != 204:
+    if status != (200 if api == "v1" else 204):
         raise RuntimeError(f"upload of {image_id} answered {status}")
     return elapsed
 
 
-def download(host: str, port: int, image_id: str, size: int) -> float:
+def download(host: str, port: int, image_id: str, size: int, api: str = "v2") -> float:
     """GET the image's data, discarding it; returns the seconds taken."""
-    head = _request_head("GET", f"{host}:{port}", f"/v2/images/{image_id}/file", {}, None)
+    head = _request_head("GET", f"{host}:{port}", data_path(api, image_id), {}, None)
     sink = bytearray(BLOCK)
     started = time.perf_counter()
     with _connect(host, port) as sock:

@@ -70,20 +70,23 @@ class TransferFigures:
     first_error: str
 
 
-def _try_upload(server: Server, ident: str, size: int) -> str:
+def _try_upload(server: Server, ident: str, size: int, via: str = "v2") -> str:
     """'' on success, else what went wrong."""
     try:
-        http.upload(server.host, server.port, ident, size)
+        http.upload(server.host, server.port, ident, size, via)
     except (OSError, RuntimeError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return ""
 
 
-def transfer(server: Server, size: int, checksum: str, parallel: int = 1) -> TransferFigures:
+def transfer(
+    server: Server, size: int, checksum: str, parallel: int = 1, via: str = "v2"
+) -> TransferFigures:
     """``parallel`` images of ``size`` bytes uploaded at once, then downloaded at once.
 
     MB/s are the aggregate: the bytes of the uploads that succeeded over the wall time of
-    the whole batch; only those images are downloaded."""
+    the whole batch; only those images are downloaded. ``via="v1"`` moves the bytes
+    through Images API v1 (``PUT``/``GET /v1/images/{id}``) instead of v2's ``/file``."""
     idents = [create_image(server, f"bench-transfer-{i}") for i in range(parallel)]
     try:
         with (
@@ -91,7 +94,7 @@ def transfer(server: Server, size: int, checksum: str, parallel: int = 1) -> Tra
             ThreadPoolExecutor(parallel) as pool,
         ):
             started = time.perf_counter()
-            errors = list(pool.map(lambda i: _try_upload(server, i, size), idents))
+            errors = list(pool.map(lambda i: _try_upload(server, i, size, via), idents))
             upload_s = time.perf_counter() - started
             uploaded = [i for i, error in zip(idents, errors, strict=True) if not error]
             if not uploaded:
@@ -101,7 +104,9 @@ def transfer(server: Server, size: int, checksum: str, parallel: int = 1) -> Tra
                 if shown["checksum"] != checksum or shown["status"] != "active":
                     raise RuntimeError(f"{server.name}: image {ident} is {shown['status']}")
             started = time.perf_counter()
-            list(pool.map(lambda i: http.download(server.host, server.port, i, size), uploaded))
+            list(
+                pool.map(lambda i: http.download(server.host, server.port, i, size, via), uploaded)
+            )
             download_s = time.perf_counter() - started
     finally:
         for ident in idents:
