@@ -382,6 +382,17 @@ def test_changes_since_includes_deleted_images(client: httpx.Client, make_v1: Ma
     assert image["id"] not in [i["id"] for i in before["images"]]
     plain = client.get("/v1/images/detail", params={"name": image["name"]}).json()["images"]
     assert plain == []
+    deleted = client.get("/v1/images/detail", params={"deleted": "true", "name": image["name"]})
+    assert [i["id"] for i in deleted.json()["images"]] == [image["id"]]
+
+
+def test_percent_encoded_unicode_names_and_values(client: httpx.Client, make_v1: MakeV1) -> None:
+    """python-glanceclient %-encodes header names and values (UTF-8) before sending."""
+    image = make_v1(**{"x-image-meta-property-gr%C3%B6%C3%9Fe": "gro%C3%9F%20und%25"})
+    assert image["properties"] == {"größe": "groß und%"}
+    assert client.get(f"/v2/images/{image['id']}").json()["größe"] == "groß und%"
+    bad = client.post("/v1/images", headers={"x-image-meta-property-x": "%FF"})
+    assert bad.status_code == 400
 
 
 # -- versions --------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ def parse_v1_query(
     time_filters: tuple[tuple[str, str, datetime], ...] = ()
     if "changes-since" in single:
         time_filters = (("updated_at", "gt", _time("changes-since", single["changes-since"])),)
+    deleted = _bool("deleted", single.get("deleted")) and ctx.is_admin  # admins only
+    if deleted:
+        exact["status"] = ("deleted", "pending_delete")
     return ListQuery(
         limit=min(_non_negative("limit", single.get("limit"), default_limit), max_limit),
         marker=_marker(single.get("marker")),
@@ -56,7 +59,7 @@ def parse_v1_query(
         member_status="all",
         project_id=project,
         is_admin=is_admin,
-        include_deleted="changes-since" in single,
+        include_deleted="changes-since" in single or bool(deleted),
     )
 
 
