@@ -47,7 +47,7 @@ def test_namespace_defaults_and_nested_content() -> None:
 
 
 _P = {"title": "P", "type": "string"}
-_BAD_ITEMS = {**_P, "items": {"z": 1}}
+_BAD_OBJECT = {"name": "o", "properties": {"p": {**_P, "items": {"z": 1}}}}
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,7 @@ _BAD_ITEMS = {**_P, "items": {"z": 1}}
         ({"namespace": "x", "tags": [{}]}, BadRequest),
         ({"namespace": "x", "properties": {"p": {"title": "P", "type": "x"}}}, BadRequest),
         ({"namespace": "x", "properties": {"p": {**_P, "y": 1}}}, BadRequest),
-        ({"namespace": "x", "objects": [{"name": "o", "properties": {"p": _BAD_ITEMS}}]}, BadRequest),
+        ({"namespace": "x", "objects": [_BAD_OBJECT]}, BadRequest),
         ("text", BadRequest),
     ],
 )  # fmt: skip
