@@ -158,7 +158,7 @@ def associations(session: Session, namespace_ids: Sequence[int]) -> dict[int, li
         .where(MetadefAssociationRow.namespace_id.in_(namespace_ids))
         .order_by(MetadefAssociationRow.created_at, MetadefResourceTypeRow.id)
     )
-    for assoc, type_name in rows.tuples():
+    for assoc, type_name in rows:
         found.setdefault(assoc.namespace_id, []).append(association(assoc, type_name))
     return found
 
