@@ -57,7 +57,7 @@ def _property_entry() -> dict[str, Any]:
             "title": _string("A short label for forms."),
             "description": _string("What the property means."),
             "operators": {"type": "array", "items": {"type": "string"}},
-            "type": {"type": "string", "enum": [*PROPERTY_TYPES, "null"]},
+            "type": {"type": "string", "enum": [*PROPERTY_TYPES, None]},
             "required": string_array,
             "minimum": {"type": "number"},
             "maximum": {"type": "number"},
@@ -70,7 +70,7 @@ def _property_entry() -> dict[str, Any]:
             "items": {
                 "type": "object",
                 "properties": {
-                    "type": {"type": "string", "enum": [*PROPERTY_TYPES, "null"]},
+                    "type": {"type": "string", "enum": [*PROPERTY_TYPES, None]},
                     "enum": {"type": "array"},
                 },
             },

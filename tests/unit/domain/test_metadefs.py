@@ -160,3 +160,6 @@ def test_every_schema_kind_has_a_document() -> None:
         assert document is not None
         assert document["name"]
     assert metadef_schema("nothing") is None
+    prop = metadef_schema("property")
+    assert prop is not None
+    assert prop["properties"]["type"]["enum"][-1] is None  # JSON null, as upstream's
