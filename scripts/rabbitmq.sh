@@ -55,6 +55,17 @@ up() {
         && "$RMQ/rabbitmqctl" -q await_startup --timeout 5 >/dev/null 2>&1
 }
 
+# An "epmd -daemon" that an erl of this node started behind our back (it happens when a node
+# shuts down under load): it carries this node's name in its environment, so it is ours to stop.
+strays() {
+    local p
+    for p in $(pgrep -x epmd 2>/dev/null || true); do
+        tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF -- "-daemon" || continue
+        tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null \
+            | grep -qxF -- "RABBITMQ_NODENAME=$RABBITMQ_NODENAME" && echo "$p"
+    done
+}
+
 stop() {
     local p kids
     for s in server epmd; do
@@ -73,6 +84,7 @@ stop() {
         fi
         rm -f "$BASE/run/$s.pid"
     done
+    for p in $(strays); do kill "$p" 2>/dev/null || true; done
 }
 
 start() {

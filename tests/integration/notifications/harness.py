@@ -44,7 +44,9 @@ class PrivateBroker:
         self.env = {**os.environ, "RABBITMQ_PORT": str(port)}
 
     def _run(self, command: str) -> None:
-        subprocess.run([str(SCRIPT), command], env=self.env, check=True, capture_output=True)
+        done = subprocess.run([str(SCRIPT), command], env=self.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"scripts/rabbitmq.sh {command}: {done.stderr or done.stdout}")
 
     def start(self) -> None:
         self._run("start")
