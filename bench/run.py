@@ -578,10 +578,11 @@ def cache_section(results: Results, plan: Plan, info: dict[str, str], command: s
     notes = [n for n in results.notes if "cache" in n or "uncached" in n]
     return f"""{CACHE_HEADING}
 
-Command: `{command}`; {info["date"]}, load average before/after {info["load"]}; median of
-{plan.rounds} round(s), the two servers in turn. Spyglass: `--workers {WORKERS}`,
+Command: `{command}`; {info["date"]}, Spyglass revision {info["revision"]}, load average
+before/after {info["load"]}; median of {plan.rounds} round(s), the two servers in turn.
+Spyglass: `--workers {WORKERS}`,
 `image_cache_dir` set, `[paste_deploy] flavor = cachemanagement`, the sqlite cache driver;
-upstream: Glance 33.0.0 with the same flavor and its sqlite driver. A miss is the first
+upstream: Glance 33.0.0 with the same flavor and its default cache driver. A miss is the first
 download of a freshly uploaded {size_label(plan.cache_size)} image (it fills the cache), a
 hit the next one once `GET /v2/cache` lists it; "no cache" is the same download from a
 Spyglass without a cache. Then {plan.cache_parallel} clients download one cached
@@ -596,9 +597,10 @@ client discards the bytes; it shares the two cores with the servers.
 
 Hits are plain reads of the cache file (`pread` in worker threads) written to the socket by
 uvicorn, which has no `pathsend`: no zero-copy `sendfile`, so the sendfile line is what a
-server that had it could reach. A miss copies the store's stream into the cache file and
-every waiting client reads that file as it grows; MD5 and `os_hash_value` are computed
-after the last byte, before the file becomes a hit.
+server that had it could reach. On a miss the first client reads the store and the fill takes
+a copy of each chunk (reading the rest from the store itself once the cache disk falls
+behind); other clients of the same image read the growing cache file. MD5 and
+`os_hash_value` are computed after the last byte, before the file becomes a hit.
 {"".join(f"{chr(10)}- {n}" for n in notes)}
 """
 
