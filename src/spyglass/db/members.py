@@ -50,6 +50,14 @@ class SqlMemberRepository:
         if self.outbox is not None and events:
             self.outbox.write(session, [member_event(name, member) for name in events])
 
+    def _lock_image(self, session: Session, image_id: str, events: Sequence[str]) -> None:
+        """With events to record, take the image's row first: its events (the image's own
+        and its members') then enter the outbox in the order their changes commit."""
+        if self.outbox is not None and events:
+            session.execute(
+                select(ImageRow.id).where(ImageRow.id == image_id).with_for_update()
+            ).first()
+
     def _committed(self, events: Sequence[str]) -> None:
         if self.outbox is not None and events:
             self.outbox.committed()
@@ -109,6 +117,7 @@ class SqlMemberRepository:
         member.updated_at = utcnow()
 
         def work(session: Session) -> ImageMember:
+            self._lock_image(session, member.image_id, events)
             result = session.execute(
                 update(ImageMemberRow)
                 .where(*_live(member.image_id, member.member_id))
@@ -131,6 +140,7 @@ class SqlMemberRepository:
         now = utcnow()
 
         def work(session: Session) -> None:
+            self._lock_image(session, member.image_id, events)
             session.execute(
                 update(ImageMemberRow)
                 .where(*_live(member.image_id, member.member_id))
