@@ -77,6 +77,8 @@ class _Fill:
     progress: list[Progress] = field(default_factory=list)
     queue: asyncio.Queue[bytes] | None = None
     """The first client's chunks, teed to the writer; ``None`` once it reads the store."""
+    teed: bool = False
+    """A miss's first client reads the store and the fill copies its chunks."""
     tee_done: bool = False
     delivered: bool = False
     """The first client received every byte: the fill goes on without it."""
@@ -242,6 +244,7 @@ class ImageCache:
         """Register the fill at once, so concurrent misses of this image join it."""
         fill = _Fill(image=image, keep=keep)
         if tee:
+            fill.teed = True
             fill.queue = asyncio.Queue(maxsize=_TEE_CHUNKS)
         self._fills[image.id] = fill
         fill.task = asyncio.ensure_future(self._run_fill(fill, source))
@@ -290,6 +293,7 @@ class ImageCache:
     async def _attach(self, fill: _Fill) -> int | None:
         """A reader's own descriptor on the fill's file, once the fill has started."""
         fill.readers += 1
+        fill.notify()
         try:
             await fill.ready.wait()
         except BaseException:
@@ -372,6 +376,10 @@ class ImageCache:
             else:
                 await fill.changed().wait()
         fill.queue = None
+        # Let go of the first client: with nobody else reading the file, the rest is read
+        # from the store once it is done, so the two never compete for the CPU.
+        while fill.teed and not fill.tee_done and fill.readers <= 1:
+            await fill.changed().wait()
         assert fill.image.size is not None
         if fill.written < fill.image.size:
             data = await source(ByteRange(fill.written) if fill.written else None)
