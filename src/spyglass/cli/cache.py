@@ -13,11 +13,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 
 from spyglass.cache.management import CacheManager
+from spyglass.cli.options import ConfigDir, ConfigFiles, DataDir
 from spyglass.config import Settings, load_settings
 from spyglass.context import RequestContext
 from spyglass.errors import ConfigError, SpyglassError
@@ -28,22 +29,6 @@ cache_app = typer.Typer(
     help="Manage this server's local image cache.", no_args_is_help=True, add_completion=False
 )
 
-ConfigFiles = Annotated[
-    Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
-    typer.Option("--config-file", help="A Glance-style INI file; repeat to layer several."),
-]
-ConfigDir = Annotated[
-    Optional[Path],  # noqa: UP045
-    typer.Option("--config-dir", help="A directory whose *.conf files are read after the files."),
-]
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="SPYGLASS_DATA_DIR",
-        help="Where the embedded SQLite database and file store live by default.",
-    ),
-]
 
 ADMIN = RequestContext(
     request_id="spyglass-cache", roles=frozenset({"admin", "member", "reader"}), is_admin=True

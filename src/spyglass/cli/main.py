@@ -15,6 +15,7 @@ from spyglass import __version__
 from spyglass.cli import metadefs as metadef_commands
 from spyglass.cli.cache import cache_app
 from spyglass.cli.notifications import notifications_app
+from spyglass.cli.options import ConfigDir, ConfigFiles, DataDir
 from spyglass.config import Settings, load_settings
 from spyglass.errors import ConfigError, SpyglassError
 
@@ -50,24 +51,6 @@ def _root(
     ] = False,
 ) -> None:
     """Spyglass: an image service that speaks OpenStack Glance's APIs."""
-
-
-ConfigFiles = Annotated[
-    Optional[list[Path]],  # noqa: UP045 - typer needs Optional here
-    typer.Option("--config-file", help="A Glance-style INI file; repeat to layer several."),
-]
-ConfigDir = Annotated[
-    Optional[Path],  # noqa: UP045
-    typer.Option("--config-dir", help="A directory whose *.conf files are read after the files."),
-]
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        envvar="SPYGLASS_DATA_DIR",
-        help="Where the embedded SQLite database and file store live by default.",
-    ),
-]
 
 
 def _settings(

@@ -17,7 +17,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from spyglass.cli.cache import ConfigDir, ConfigFiles, DataDir
+from spyglass.cli.options import ConfigDir, ConfigFiles, DataDir
 from spyglass.config import load_settings
 from spyglass.domain.metadefs import NamespaceContents, from_file, to_file
 from spyglass.errors import ConfigError

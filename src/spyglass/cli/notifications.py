@@ -9,6 +9,7 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from spyglass.cli import main as _main
+from spyglass.cli.options import ConfigDir, ConfigFiles, DataDir
 
 notifications_app = typer.Typer(
     help="Notifications waiting for delivery.", no_args_is_help=True, add_completion=False
@@ -17,9 +18,9 @@ notifications_app = typer.Typer(
 
 @notifications_app.command("status")
 def status(
-    config_file: _main.ConfigFiles = None,
-    config_dir: _main.ConfigDir = None,
-    data_dir: _main.DataDir = Path("data"),
+    config_file: ConfigFiles = None,
+    config_dir: ConfigDir = None,
+    data_dir: DataDir = Path("data"),
 ) -> None:
     """How many events wait for the broker, how old the oldest is, how often they were tried."""
     from spyglass.api.app import database_url
