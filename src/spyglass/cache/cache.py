@@ -483,12 +483,16 @@ class ImageCache:
     def queued(self) -> list[str]:
         return self.layout.queued_ids()
 
+    async def queued_ids(self) -> list[str]:
+        """``queued`` off the event loop: it lists and stats a directory."""
+        return await anyio.to_thread.run_sync(self.layout.queued_ids)
+
     async def queue(self, image_id: str) -> None:
         await anyio.to_thread.run_sync(self.layout.queue, image_id)
 
     async def clear_queue(self) -> int:
         count = 0
-        for image_id in self.layout.queued_ids():
+        for image_id in await self.queued_ids():
             count += await anyio.to_thread.run_sync(self.layout.dequeue, image_id)
         return count
 

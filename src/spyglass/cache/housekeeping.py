@@ -108,7 +108,7 @@ async def prefetch(
     """Cache every queued image; an image that is gone or not active leaves the queue."""
     cached: list[str] = []
     failed: list[str] = []
-    for image_id in cache.queued():
+    for image_id in await cache.queued_ids():
         image = await lookup(image_id)
         if image is None or not _active(image):
             log.warning("image cache: %s is not an active image; dequeued", image_id)

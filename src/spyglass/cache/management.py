@@ -62,7 +62,7 @@ class CacheManager:
 
     async def overview(self, ctx: RequestContext) -> tuple[list[CacheEntry], list[str]]:
         self.authorize(ctx, "cache_list")
-        return await self.cache.entries(), self.cache.queued()
+        return await self.cache.entries(), await self.cache.queued_ids()
 
     async def list_cached(self, ctx: RequestContext) -> list[CacheEntry]:
         self.authorize(ctx, "cache_list")
@@ -70,7 +70,7 @@ class CacheManager:
 
     async def list_queued(self, ctx: RequestContext) -> list[str]:
         self.authorize(ctx, "cache_list")
-        return self.cache.queued()
+        return await self.cache.queued_ids()
 
     async def queue(self, ctx: RequestContext, image_id: str, *, fetch_now: bool) -> None:
         """Queue an active image for caching; ``fetch_now`` starts caching it at once."""
