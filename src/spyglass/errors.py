@@ -160,9 +160,21 @@ class StorageWriteDenied(SpyglassError):
 
 
 class StoreUnavailable(SpyglassError):
+    """The store's backend cannot be reached now; clients may retry later."""
+
     code = "store_unavailable"
     http_status = 503
     default_message = "The image store is unavailable."
+    retry_after: int = 30
+    """Seconds a client should wait before retrying (the ``Retry-After`` header)."""
+
+
+class StoreMisconfigured(StoreUnavailable):
+    """The store's configuration is wrong for writing (bad credentials, missing
+    bucket): the server keeps serving with that store read-only."""
+
+    code = "store_misconfigured"
+    default_message = "The image store is misconfigured."
 
 
 class BadStoreUri(SpyglassError):

@@ -11,7 +11,8 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Protocol, Self
 
 from spyglass.types import ByteStream
 
@@ -46,6 +47,23 @@ class ReadResult:
     """Bytes ``stream`` will yield (the range's length for ranged reads)."""
 
 
+class StoreOptions(Protocol):
+    """One backend's configuration, as a driver's ``from_options`` reads it."""
+
+    @property
+    def data_dir(self) -> Path:
+        """Spyglass's data directory (``--data-dir``), for drivers with local defaults."""
+        ...
+
+    def get(self, name: str) -> object:
+        """The typed value of option ``name`` of this backend (its default when unset).
+
+        Multi-store reads the backend's own section; single-store reads
+        ``[glance_store]`` and, for seed-era files, ``[DEFAULT]``.
+        """
+        ...
+
+
 class Store(ABC):
     """A place image bytes live, addressed by location URIs of its ``schemes``."""
 
@@ -55,12 +73,24 @@ class Store(ABC):
     def __init__(self, backend_id: str) -> None:
         self.backend_id = backend_id
 
+    @classmethod
+    def from_options(cls, backend_id: str, options: StoreOptions) -> Self:
+        """Build the driver from its backend's options; raise ``ConfigError`` for
+        values no server could use (checks that need the backend belong in ``open``)."""
+        return cls(backend_id)
+
     @property
     @abstractmethod
     def capabilities(self) -> Capability: ...
 
     async def open(self) -> None:  # noqa: B027 - optional hook
-        """Prepare (create directories, connect); called once at start-up."""
+        """Prepare (create directories, connect, check the bucket); called at start-up.
+
+        Raise ``StoreMisconfigured`` (wrong credentials, missing bucket) or
+        ``StoreUnavailable`` (backend down): the server then starts with this
+        store read-only, logs the reason, and calls ``open`` again before a later
+        write. Messages name the backend id and never carry credentials.
+        """
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; called once at shutdown."""

@@ -12,7 +12,7 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Self
 from urllib.parse import unquote, urlsplit
 
 import anyio.to_thread
@@ -23,9 +23,17 @@ from spyglass.errors import (
     NotFound,
     StorageFull,
     StorageWriteDenied,
+    StoreMisconfigured,
     StoreUnavailable,
 )
-from spyglass.stores.base import ByteRange, Capability, ReadResult, Store, WriteResult
+from spyglass.stores.base import (
+    ByteRange,
+    Capability,
+    ReadResult,
+    Store,
+    StoreOptions,
+    WriteResult,
+)
 from spyglass.types import ByteStream
 
 READ_CHUNK = 1024 * 1024
@@ -51,15 +59,31 @@ class FilesystemStore(Store):
         super().__init__(backend_id)
         self.datadir = Path(datadir).resolve()
 
+    @classmethod
+    def from_options(cls, backend_id: str, options: StoreOptions) -> Self:
+        """``filesystem_store_datadir``, or ``images/`` under the data directory."""
+        datadir = options.get("filesystem_store_datadir") or options.data_dir / "images"
+        return cls(backend_id, datadir=str(datadir))
+
     @property
     def capabilities(self) -> Capability:
         return Capability.READ | Capability.READ_RANGE | Capability.WRITE | Capability.DELETE
 
     async def open(self) -> None:
+        """Create the data directory; a directory that cannot be made or written
+        is a configuration the server keeps serving reads from."""
         try:
-            await anyio.to_thread.run_sync(lambda: self.datadir.mkdir(parents=True, exist_ok=True))
+            await anyio.to_thread.run_sync(self._ready)
         except OSError as exc:
-            raise _storage_error(exc, self.datadir / "x") from exc
+            raise StoreMisconfigured(
+                f"Store {self.backend_id}: its data directory (filesystem_store_datadir) "
+                f"is unusable: {exc.strerror}"
+            ) from exc
+
+    def _ready(self) -> None:
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.datadir, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
     def path_for(self, location: str) -> Path:
         """The file a location names; refuses anything outside the data directory."""
@@ -99,7 +123,8 @@ class FilesystemStore(Store):
         except OSError as exc:
             raise _storage_error(exc, final) from exc
         finally:
-            await anyio.to_thread.run_sync(_unlink_quietly, partial)
+            with anyio.CancelScope(shield=True):  # a cancelled upload leaves no partial file
+                await anyio.to_thread.run_sync(_unlink_quietly, partial)
         return WriteResult(location=final.as_uri(), size=written)
 
     async def get(self, location: str, *, byte_range: ByteRange | None = None) -> ReadResult:
