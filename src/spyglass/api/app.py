@@ -55,18 +55,14 @@ from spyglass.services.members import MemberService
 from spyglass.services.metadefs import MetadefService
 from spyglass.services.quotas import parse_storage_quota
 from spyglass.services.upload import UploadService
-from spyglass.stores.registry import StoreSet, driver_class
+from spyglass.stores.registry import StoreSet, build_store_set
 from spyglass.streams.digest import check_algorithm
 from spyglass.timeutils import utcnow
 
 
 def build_stores(settings: Settings, data_dir: Path) -> StoreSet:
-    """The classic single-store options, as one backend named after its driver."""
-    name = settings.default_store
-    cls = driver_class(name)
-    datadir = settings.filesystem_store_datadir or str(data_dir / "images")
-    store = cls(name, datadir=datadir)  # type: ignore[call-arg]
-    return StoreSet(stores={name: store}, default_id=name)
+    """The configured stores (``enabled_backends``, or the classic single-store options)."""
+    return build_store_set(settings, data_dir)
 
 
 def database_url(settings: Settings, data_dir: Path) -> str:

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from spyglass.errors import SpyglassError
+from spyglass.errors import SpyglassError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ async def handle_spyglass_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SpyglassError)
     if exc.http_status >= 500:
         log.error("request %s failed: %s", request.scope.get("request_id"), exc.message)
-    return error_response(request, exc.http_status, exc.message)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, StoreUnavailable) else None
+    return error_response(request, exc.http_status, exc.message, headers)
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:

@@ -141,7 +141,7 @@ class UploadService:
         length_hint: int | None,
         checksum: str | None = None,
     ) -> Image:
-        store = self.images.stores.default
+        store = await self.images.stores.writable()
         stream = limit_size(rechunk(data), cap=self.size_cap, expected=size)
         reservation = None
         if self.storage_quota is not None:
