@@ -45,6 +45,7 @@ from spyglass.db.members import SqlMemberRepository
 from spyglass.db.metadefs import SqlMetadefRepository
 from spyglass.db.outbox import Outbox
 from spyglass.errors import ConfigError
+from spyglass.keys.config import signature_service
 from spyglass.notify.base import NotifyConfig, build_notifier, notify_config
 from spyglass.notify.events import EventFilter
 from spyglass.notify.publisher import Publisher
@@ -124,6 +125,7 @@ def build_services(
             gpt_nonfatal=cast(
                 "tuple[str, ...]", settings.option("image_format", "gpt_safety_checks_nonfatal")
             ),
+            signatures=signature_service(settings),
         ),
         downloads=DownloadService(images),
         views=ViewOptions(

@@ -362,5 +362,26 @@ GLANCE_OPTIONS: tuple[Opt, ...] = (
             dict_opt("inject", {}, "Properties added to imported images."),
         ],
     ),
+    *in_section(
+        "image_signature",
+        [
+            str_opt(
+                "certificate_dir",
+                None,
+                "Directory of signing certificates named <img_signature_certificate_uuid>.pem "
+                "(Spyglass's local key manager).",
+            ),
+            str_opt(
+                "trusted_ca_file",
+                None,
+                "PEM bundle of CAs signing certificates must chain to (unset: no chain check).",
+            ),
+            bool_opt(
+                "check_certificate_validity",
+                True,
+                "Refuse signing certificates outside their validity period.",
+            ),
+        ],
+    ),
 )
 """Glance's own options, in their sections."""

@@ -22,6 +22,7 @@ from spyglass.errors import BadRequest, Conflict, Gone, ImageNotFound, ImageTooL
 from spyglass.notify.events import upload_failed
 from spyglass.services.images import ImageService
 from spyglass.services.ports import ImageRepository
+from spyglass.services.signatures import SignatureService, SignatureVerificationFailed
 from spyglass.streams.chunking import rechunk
 from spyglass.streams.digest import Digester
 from spyglass.streams.inspect import FormatInspector, InvalidImageData
@@ -82,8 +83,10 @@ class UploadService:
         require_format_match: bool = True,
         gpt_nonfatal: Collection[str] = (),
         storage_quota: int | None = None,
+        signatures: SignatureService | None = None,
     ) -> None:
         self.images = images
+        self.signatures = signatures or SignatureService(None)
         self.hashing_algorithm = hashing_algorithm
         self.size_cap = size_cap
         self.require_format_match = require_format_match
@@ -142,6 +145,7 @@ class UploadService:
         checksum: str | None = None,
     ) -> Image:
         store = await self.images.stores.writable()
+        verifier = await self.signatures.verifier_for(image.properties)
         stream = limit_size(rechunk(data), cap=self.size_cap, expected=size)
         reservation = None
         if self.storage_quota is not None:
@@ -155,13 +159,17 @@ class UploadService:
         inspector = FormatInspector() if image.container_format == "bare" else None
         if inspector is not None:
             stream = inspector.wrap(stream)
+        if verifier is not None:
+            stream = verifier.wrap(stream)
         written = await store.add(image.id, stream, size=size)
         try:
             if inspector is not None:
                 image.virtual_size = self._virtual_size(inspector, image.disk_format)
             if reservation is not None:  # hold exactly what arrived, or fail
                 await reservation.cover(written.size, exactly=True)
-        except (InvalidImageData, ImageTooLarge):
+            if verifier is not None:
+                verifier.verify()
+        except (InvalidImageData, ImageTooLarge, SignatureVerificationFailed):
             await self.images.delete_data(written.location, image.id)
             raise
         digests = digester.result

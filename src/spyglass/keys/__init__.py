@@ -1,0 +1,1 @@
+"""Key-manager adapters: where signing certificates come from."""
