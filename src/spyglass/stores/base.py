@@ -110,6 +110,11 @@ class Store(ABC):
     async def delete(self, location: str) -> None:
         """Remove the data; ``NotFound`` if it is already gone."""
 
+    def properties(self) -> Mapping[str, object]:
+        """What ``GET /v2/info/stores/detail`` shows as this store's ``properties``
+        (upstream's keys for the driver type; never a credential)."""
+        return {}
+
     def image_of(self, location: str) -> str | None:
         """The image whose data this store keeps at ``location``, if it is in the
         store's own data area; ``None`` for anything else.

@@ -11,6 +11,7 @@ import errno
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, Self
 from urllib.parse import unquote, urlsplit
@@ -55,15 +56,30 @@ class FilesystemStore(Store):
     driver: ClassVar[str] = "file"
     schemes: ClassVar[tuple[str, ...]] = ("file", "filesystem")
 
-    def __init__(self, backend_id: str, *, datadir: str | Path) -> None:
+    def __init__(self, backend_id: str, *, datadir: str | Path, chunk_size: int = 65536) -> None:
         super().__init__(backend_id)
         self.datadir = Path(datadir).resolve()
+        self.chunk_size = chunk_size
+        """``filesystem_store_chunk_size``, shown in the stores detail; reads use
+        ``READ_CHUNK``, which streams faster than upstream's 64 KiB."""
 
     @classmethod
     def from_options(cls, backend_id: str, options: StoreOptions) -> Self:
         """``filesystem_store_datadir``, or ``images/`` under the data directory."""
         datadir = options.get("filesystem_store_datadir") or options.data_dir / "images"
-        return cls(backend_id, datadir=str(datadir))
+        chunk_size = options.get("filesystem_store_chunk_size")
+        return cls(
+            backend_id,
+            datadir=str(datadir),
+            chunk_size=chunk_size if isinstance(chunk_size, int) else 65536,
+        )
+
+    def properties(self) -> Mapping[str, object]:
+        return {
+            "data_dir": str(self.datadir),
+            "chunk_size": self.chunk_size,
+            "thin_provisioning": False,
+        }
 
     @property
     def capabilities(self) -> Capability:
