@@ -183,3 +183,24 @@ class BadStoreUri(SpyglassError):
     code = "bad_store_uri"
     http_status = 400
     default_message = "Invalid location."
+
+
+class OutboundDenied(BadRequest):
+    """The operator's outbound rules refuse a URL (or a redirect to one)."""
+
+    code = "outbound_denied"
+    default_message = "The URL is not allowed by this server's outbound request rules."
+
+
+class RemoteUnavailable(StoreUnavailable):
+    """A remote server (an HTTP location, a copy-from URL) did not answer in time."""
+
+    code = "remote_unavailable"
+    default_message = "The remote server holding the image data is unavailable."
+
+
+class RemoteRefused(BadStoreUri):
+    """A remote server answered a request for image data with an error."""
+
+    code = "remote_refused"
+    default_message = "The remote server refused the request for the image data."

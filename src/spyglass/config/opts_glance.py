@@ -292,6 +292,15 @@ _IMPORT_FILTERING = [
     list_opt("disallowed_hosts", (), "Hosts web-download refuses."),
     list_opt("allowed_ports", ("80", "443"), "Ports web-download may connect to."),
     list_opt("disallowed_ports", (), "Ports web-download refuses."),
+    # Spyglass's own: these rules govern every outbound fetch (HTTP locations, v1 copy-from)
+    list_opt(
+        "allowed_networks",
+        (),
+        "Loopback/private/link-local networks (CIDR) fetches may reach; refused otherwise.",
+    ),
+    int_opt("max_redirects", 5, "Redirects followed per fetch, each checked again.", min=0),
+    float_opt("connect_timeout", 10.0, "Seconds to connect to a remote server.", min=0),
+    float_opt("read_timeout", 60.0, "Seconds without data from a remote before failing.", min=0),
 ]
 
 REGISTRY_NAMES: frozenset[str] = frozenset(

@@ -1,0 +1,1 @@
+"""Requests the server makes to the outside world, under the operator's rules."""
