@@ -1,0 +1,1 @@
+"""Crafted disk images: safe ones of every inspectable format, and each known-unsafe kind."""
