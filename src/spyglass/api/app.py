@@ -55,6 +55,7 @@ from spyglass.services.images import ImageService
 from spyglass.services.members import MemberService
 from spyglass.services.metadefs import MetadefService
 from spyglass.services.quotas import parse_storage_quota
+from spyglass.services.stores import StoreService
 from spyglass.services.upload import UploadService
 from spyglass.stores.registry import StoreSet, build_store_set
 from spyglass.streams.digest import check_algorithm
@@ -131,8 +132,10 @@ def build_services(
         views=ViewOptions(
             show_direct_url=settings.show_image_direct_url,
             show_locations=settings.show_multiple_locations,
+            show_stores=stores.multiple,
         ),
         metadefs=MetadefService(SqlMetadefRepository(database), policy),
+        stores=StoreService(images, types=dict(settings.enabled_backends or {})),
     )
 
 

@@ -11,6 +11,7 @@ from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
 from spyglass.services.members import MemberService
 from spyglass.services.metadefs import MetadefService
+from spyglass.services.stores import StoreService
 from spyglass.services.upload import UploadService
 
 
@@ -26,3 +27,5 @@ class Services:
     """The image cache's management, when ``image_cache_dir`` is set."""
     metadefs: MetadefService | None = None
     """The metadata definitions catalog."""
+    stores: StoreService | None = None
+    """Multi-store discovery and per-store deletes."""

@@ -16,13 +16,14 @@ from collections.abc import Collection
 import anyio
 
 from spyglass.context import RequestContext
-from spyglass.domain.image import Image, ImageStatus, Location
+from spyglass.domain.image import Image, ImageStatus
 from spyglass.domain.states import transition
 from spyglass.errors import BadRequest, Conflict, Gone, ImageNotFound, ImageTooLarge
 from spyglass.notify.events import upload_failed
 from spyglass.services.images import ImageService
 from spyglass.services.ports import ImageRepository
 from spyglass.services.signatures import SignatureService, SignatureVerificationFailed
+from spyglass.services.stores import new_location, upload_target
 from spyglass.streams.chunking import rechunk
 from spyglass.streams.digest import Digester
 from spyglass.streams.inspect import FormatInspector, InvalidImageData
@@ -103,13 +104,15 @@ class UploadService:
         length_hint: int | None = None,
         checksum: str | None = None,
         failed_status: ImageStatus = ImageStatus.QUEUED,
+        store_id: str | None = None,
     ) -> Image:
         """Store ``data`` as the image's bytes; ``size`` is what the client declared
         (it must match), ``length_hint`` the request's ``Content-Length``.
 
         ``checksum`` is an MD5 the client declared (v1's ``x-image-meta-checksum``):
         data that does not match it is removed and refused. After a failure the image
-        goes back to ``failed_status``: ``queued`` (v2) or ``killed`` (v1)."""
+        goes back to ``failed_status``: ``queued`` (v2) or ``killed`` (v1). ``store_id``
+        picks the store (multi-store's ``X-Image-Meta-Store``; the default if None)."""
         image = await self.images.get(ctx, image_id)
         self.images.access.authorize(ctx, image, "upload_image")
         if image.status is not ImageStatus.QUEUED:
@@ -120,7 +123,9 @@ class UploadService:
             events=("image.update", "image.prepare"),
         )
         try:
-            return await self._store_and_activate(saving, data, size, length_hint, checksum)
+            return await self._store_and_activate(
+                saving, data, size, length_hint, checksum, store_id
+            )
         except BaseException as exc:
             with anyio.CancelScope(shield=True):  # the client may be gone; clean up anyway
                 await self._notify_failure(saving, exc)
@@ -143,8 +148,9 @@ class UploadService:
         size: int | None,
         length_hint: int | None,
         checksum: str | None = None,
+        store_id: str | None = None,
     ) -> Image:
-        store = await self.images.stores.writable()
+        store = await upload_target(self.images.stores, store_id)
         verifier = await self.signatures.verifier_for(image.properties)
         stream = limit_size(rechunk(data), cap=self.size_cap, expected=size)
         reservation = None
@@ -179,7 +185,7 @@ class UploadService:
                 f"Supplied checksum ({checksum}) and checksum generated from uploaded image "
                 f"({digests.checksum}) did not match."
             )
-        image.locations = [Location(written.location, {"store": store.backend_id})]
+        image.locations = [new_location(store, written)]
         image.size = digests.size
         image.checksum = digests.checksum
         image.os_hash_algo = digests.os_hash_algo

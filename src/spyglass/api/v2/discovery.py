@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from spyglass.api.v2.common import context, require_no_body, services
 from spyglass.errors import NotFound
+from spyglass.services.stores import StoreService
 
 MIB = 1024 * 1024
 
@@ -26,9 +27,22 @@ async def import_methods(request: Request) -> Response:
 
 
 async def stores(request: Request) -> Response:
-    """Only with multiple stores configured, as upstream (404 otherwise)."""
+    """The enabled backends; only with ``enabled_backends`` configured (404 otherwise)."""
     await require_no_body(request)
-    raise NotFound("Multiple backends are not configured.")
+    return JSONResponse({"stores": store_service(request).info()})
+
+
+async def stores_detail(request: Request) -> Response:
+    """The backends with their type, properties and weight (``stores_info_detail``: admins)."""
+    await require_no_body(request)
+    return JSONResponse({"stores": store_service(request).detail(context(request))})
+
+
+def store_service(request: Request) -> StoreService:
+    svc = services(request).stores
+    if svc is None:
+        raise NotFound("Multi backend is not supported at this site.")
+    return svc
 
 
 async def usage(request: Request) -> Response:

@@ -9,6 +9,7 @@ from starlette.responses import Response, StreamingResponse
 
 from spyglass.api.v2.common import context, require_no_body, services
 from spyglass.errors import BadRequest, RangeNotSatisfiable, UnsupportedMediaType
+from spyglass.services.stores import check_store_id
 from spyglass.stores.base import ByteRange
 from spyglass.types import ByteStream
 
@@ -25,12 +26,19 @@ async def upload(request: Request) -> Response:
             "use application/octet-stream."
         )
     size = _declared_size(request)
-    await services(request).uploads.upload(
+    svc = services(request)
+    store_id = None
+    if svc.images.stores.multiple:  # upstream ignores the header otherwise
+        store_id = request.headers.get("x-image-meta-store")
+        if store_id is not None:
+            check_store_id(svc.images.stores, store_id)
+    await svc.uploads.upload(
         context(request),
         request.path_params["image_id"],
         body_stream(request),
         size=size,
         length_hint=content_length(request),
+        store_id=store_id,
     )
     return Response(status_code=204)
 

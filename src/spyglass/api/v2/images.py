@@ -32,6 +32,8 @@ async def create_image(request: Request) -> Response:
     methods = svc.settings.enabled_import_methods
     if methods:
         headers["OpenStack-image-import-methods"] = ",".join(methods)
+    if svc.images.stores.multiple:
+        headers["OpenStack-image-store-ids"] = ",".join(svc.images.stores.stores)
     return JSONResponse(render(request, image), status_code=201, headers=headers)
 
 

@@ -18,6 +18,7 @@ from spyglass.api.v2 import (
     locations,
     members,
     schemas,
+    stores,
 )
 from spyglass.api.v2.metadefs.routes import metadef_routes
 
@@ -70,6 +71,8 @@ ROUTES = [
     ),
     resource("/v2/info/import", GET=discovery.import_methods),
     resource("/v2/info/stores", GET=discovery.stores),
+    resource("/v2/info/stores/detail", GET=discovery.stores_detail),
+    resource("/v2/stores/{store_id}/{image_id}", DELETE=stores.delete_from_store),
     resource("/v2/info/usage", GET=discovery.usage),
     resource("/v2/cache", GET=cache.list_cache, DELETE=cache.clear),
     resource("/v2/cache/clean", POST=cache.clean),

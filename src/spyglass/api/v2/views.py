@@ -15,6 +15,8 @@ from spyglass.stores.location import redact
 class ViewOptions:
     show_direct_url: bool = False
     show_locations: bool = False
+    show_stores: bool = False
+    """Multi-store: images list the stores holding their data (``stores``)."""
 
 
 def isotime(when: datetime | None) -> str | None:
@@ -53,6 +55,10 @@ def image_view(image: Image, options: ViewOptions) -> dict[str, Any]:
         body["direct_url"] = redact(image.locations[0].url)
     if options.show_locations:
         body["locations"] = [location_view(loc) for loc in image.locations]
+    if options.show_stores:
+        held = [loc.metadata.get("store") for loc in image.locations]
+        if any(isinstance(backend, str) for backend in held):
+            body["stores"] = ",".join(b for b in held if isinstance(b, str))
     return body
 
 
