@@ -16,6 +16,7 @@ from spyglass.cli import metadefs as metadef_commands
 from spyglass.cli.cache import cache_app
 from spyglass.cli.notifications import notifications_app
 from spyglass.cli.options import ConfigDir, ConfigFiles, DataDir
+from spyglass.cli.store import store_app
 from spyglass.config import Settings, load_settings
 from spyglass.errors import ConfigError, SpyglassError
 
@@ -33,6 +34,7 @@ config_app = typer.Typer(help="Inspect configuration files.", no_args_is_help=Tr
 app.add_typer(config_app, name="config")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(cache_app, name="cache")
+app.add_typer(store_app, name="store")
 
 
 def _show_version(value: bool) -> None:
