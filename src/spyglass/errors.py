@@ -204,3 +204,23 @@ class RemoteRefused(BadStoreUri):
 
     code = "remote_refused"
     default_message = "The remote server refused the request for the image data."
+
+
+class ServiceUnavailable(SpyglassError):
+    """A service the request needs (database, registry) cannot answer right now.
+
+    ``retry_after`` seconds become the response's ``Retry-After``: the condition is
+    expected to pass by itself (a restart, a failover), so clients should retry.
+    """
+
+    code = "service_unavailable"
+    http_status = 503
+    default_message = "The server is currently unavailable. Please try again at a later time."
+    retry_after: int | None = 5
+
+
+class RegistryUnavailable(ServiceUnavailable):
+    """The registry server is unreachable, or did not answer within its timeout."""
+
+    code = "registry_unavailable"
+    default_message = "The image registry is unavailable. Please try again later."

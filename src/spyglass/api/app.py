@@ -7,6 +7,7 @@ errors carry it), then version negotiation, then the caller's context.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,15 +41,19 @@ from spyglass.auth.policy_file import load_policy
 from spyglass.auth.protections_file import load_protections
 from spyglass.config import Settings
 from spyglass.db.engine import Database, create_database
-from spyglass.db.images import SqlImageRepository
-from spyglass.db.members import SqlMemberRepository
-from spyglass.db.metadefs import SqlMetadefRepository
 from spyglass.db.outbox import Outbox
 from spyglass.errors import ConfigError
 from spyglass.keys.config import signature_service
 from spyglass.notify.base import NotifyConfig, build_notifier, notify_config
 from spyglass.notify.events import EventFilter
 from spyglass.notify.publisher import Publisher
+from spyglass.registry.connection import RegistryAddress, RegistryConnection
+from spyglass.registry.repositories import (
+    Repositories,
+    remote_repositories,
+    sql_repositories,
+    uses_registry,
+)
 from spyglass.services.access import Access
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
@@ -60,6 +65,8 @@ from spyglass.services.upload import UploadService
 from spyglass.stores.registry import StoreSet, build_store_set
 from spyglass.streams.digest import check_algorithm
 from spyglass.timeutils import utcnow
+
+log = logging.getLogger(__name__)
 
 
 def build_stores(settings: Settings, data_dir: Path) -> StoreSet:
@@ -93,13 +100,20 @@ def build_outbox(config: NotifyConfig, database: Database) -> Outbox | None:
 
 
 def build_services(
-    settings: Settings, database: Database, stores: StoreSet, outbox: Outbox | None = None
+    settings: Settings,
+    database: Database,
+    stores: StoreSet,
+    outbox: Outbox | None = None,
+    *,
+    repositories: Repositories | None = None,
 ) -> Services:
-    """Every use case, wired to the database, the stores, the policy and the outbox."""
-    member_repo = SqlMemberRepository(database, outbox)
+    """Every use case, wired to the repositories (the database's unless given), the
+    stores, the policy and the outbox."""
+    repos = repositories or sql_repositories(database, outbox)
+    member_repo = repos.members
     policy = load_policy(settings)
     images = ImageService(
-        SqlImageRepository(database, outbox),
+        repos.images,
         stores,
         Access(policy, member_repo),
         disk_formats=settings.disk_formats,
@@ -111,7 +125,7 @@ def build_services(
         protections=load_protections(settings, policy),
         show_locations=settings.show_multiple_locations,
         location_quota=settings.image_location_quota,
-        events=outbox,
+        events=repos.events,
     )
     return Services(
         settings=settings,
@@ -134,7 +148,7 @@ def build_services(
             show_locations=settings.show_multiple_locations,
             show_stores=stores.multiple,
         ),
-        metadefs=MetadefService(SqlMetadefRepository(database), policy),
+        metadefs=MetadefService(repos.metadefs, policy),
         stores=StoreService(images, types=dict(settings.enabled_backends or {})),
     )
 
@@ -191,8 +205,16 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     database = create_database(database_url(settings, data_dir))
     stores = build_stores(settings, data_dir)
     notifications = notify_config(settings)
-    outbox = build_outbox(notifications, database)
-    services = build_services(settings, database, stores, outbox)
+    registry = (
+        RegistryConnection(RegistryAddress.from_settings(settings))
+        if uses_registry(settings)
+        else None
+    )
+    outbox = None if registry else build_outbox(notifications, database)
+    repositories = None
+    if registry is not None:  # the registry records events and publishes them
+        repositories = remote_repositories(registry, events=notifications.enabled)
+    services = build_services(settings, database, stores, outbox, repositories=repositories)
     cache = caching.build_cache(settings, database, services, clock=time.time)
     versions = VersionsApp(
         settings.public_endpoint,
@@ -204,12 +226,16 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await stores.open()
+        if registry is not None:
+            await warn_if_down(registry)
         try:
             async with publishing(notifications, database, outbox):
                 yield
         finally:
             await stores.close()
             await database.dispose()
+            if registry is not None:
+                await registry.aclose()
 
     app = Starlette(
         routes=[
@@ -252,6 +278,16 @@ async def publishing(
     with anyio.CancelScope(shield=True):
         await publisher.drain(2.0)
         await publisher.close()
+
+
+async def warn_if_down(registry: RegistryConnection) -> None:
+    """Start without the registry (start order should not matter) but say so, once."""
+    reason = await registry.probe()
+    if reason is not None:
+        log.error(
+            "the registry at %s is unreachable (%s); requests answer 503 until it is back",
+            registry.address.url, reason,
+        )  # fmt: skip
 
 
 async def healthcheck(request: Request) -> Response:

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from spyglass.errors import SpyglassError, StoreUnavailable
+from spyglass.errors import ServiceUnavailable, SpyglassError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ async def handle_spyglass_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SpyglassError)
     if exc.http_status >= 500:
         log.error("request %s failed: %s", request.scope.get("request_id"), exc.message)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, StoreUnavailable) else None
+    retry = exc.retry_after if isinstance(exc, StoreUnavailable | ServiceUnavailable) else None
+    headers = None if retry is None else {"Retry-After": str(retry)}
     return error_response(request, exc.http_status, exc.message, headers)
 
 

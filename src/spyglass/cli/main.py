@@ -16,6 +16,7 @@ from spyglass.cli import metadefs as metadef_commands
 from spyglass.cli.cache import cache_app
 from spyglass.cli.notifications import notifications_app
 from spyglass.cli.options import ConfigDir, ConfigFiles, DataDir
+from spyglass.cli.registry import registry, registry_url
 from spyglass.cli.store import store_app
 from spyglass.config import Settings, load_settings
 from spyglass.errors import ConfigError, SpyglassError
@@ -35,6 +36,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(cache_app, name="cache")
 app.add_typer(store_app, name="store")
+app.command()(registry)
 
 
 def _show_version(value: bool) -> None:
@@ -91,12 +93,13 @@ def api(
     try:
         configure_logging(settings)
         url = database_url(settings, data_dir)
-        for line in _startup_summary(settings, data_dir, url):
+        registry = registry_url(settings)
+        for line in _startup_summary(settings, data_dir, registry or url):
             log.info("%s", line)
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    if url.startswith("sqlite:"):  # the embedded database sets itself up
+    if url.startswith("sqlite:") and registry is None:  # the embedded database sets itself up
         _sync(url)
     options: dict[str, Any] = {
         "log_level": None,  # spyglass.logs decides every logger's level

@@ -119,7 +119,13 @@ _REGISTRY = [
     str_opt("registry_client_cert_file", None, "Client certificate for https to the registry."),
     str_opt("registry_client_ca_file", None, "CA bundle to verify the registry."),
     bool_opt("registry_client_insecure", False, "Skip verifying the registry's certificate."),
-    int_opt("registry_client_timeout", 600, "Seconds to wait for the registry."),
+    int_opt("registry_client_timeout", 600, "Seconds to wait for the registry.", min=1),
+    str_opt(
+        "registry_auth_token",
+        None,
+        "Shared secret API servers present to the registry (X-Registry-Auth-Token).",
+        secret=True,
+    ),
     bool_opt("use_user_token", True, "Call the registry with the user's token."),
     str_opt("admin_user", None, "Service user when not using the user's token.", secret=True),
     str_opt("admin_password", None, "Password of admin_user.", secret=True),
@@ -317,6 +323,8 @@ REGISTRY_NAMES: frozenset[str] = frozenset(
         "sqlalchemy_debug",
         "db_auto_create",
         "db_enforce_mysql_charset",
+        "registry_auth_token",
+        *(o.name for o in _NOTIFY),
     ]
 )
 """``[DEFAULT]`` options of Glance's own that the registry server reads too."""

@@ -17,7 +17,10 @@ from spyglass.config.opts_oslo import LOGGING_NAMES
 
 __all__ = ["SERVICES", "options_for", "render", "render_value"]
 
-_REGISTRY_SECTIONS = frozenset({"database", "keystone_authtoken", "paste_deploy", "oslo_policy"})
+_REGISTRY_SECTIONS = frozenset(
+    {"database", "keystone_authtoken", "paste_deploy", "oslo_policy"}
+    | {"oslo_messaging_notifications"}
+)
 
 
 def _api(opt: Opt) -> bool:

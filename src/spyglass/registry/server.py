@@ -1,0 +1,118 @@
+"""``spyglass registry``'s application: the repository ports over HTTP(S).
+
+One adapter more over the same SQL repositories the API server uses directly: each
+``POST /rpc/<call>`` decodes the arguments (``protocol``), runs the repository
+method and encodes its result or its error. It never sees image data. Writes record
+their notification events in this process's outbox, which this process's publisher
+delivers, so ``glance-registry.conf`` holds the notification settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from spyglass.api.app import build_outbox, database_url, publishing
+from spyglass.config import Settings
+from spyglass.db.engine import create_database
+from spyglass.errors import BadRequest, NotFound, SpyglassError
+from spyglass.notify.base import notify_config
+from spyglass.registry.protocol import CALLS, Call, encode_error
+from spyglass.registry.repositories import Repositories, sql_repositories
+from spyglass.registry.trust import Trust, TrustMiddleware
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+def _error(exc: SpyglassError) -> Response:
+    return Response(encode_error(exc), status_code=exc.http_status, media_type="application/json")
+
+
+class RpcEndpoint:
+    """Runs calls against one set of repositories."""
+
+    def __init__(self, repositories: Repositories) -> None:
+        self.handlers: dict[str, tuple[Call, Handler]] = {}
+        for name, call in CALLS.items():
+            port = getattr(repositories, call.port)
+            if port is not None:
+                self.handlers[name] = (call, getattr(port, call.method))
+
+    async def handle(self, request: Request) -> Response:
+        name = request.path_params["call"]
+        if name not in self.handlers:
+            return _error(NotFound(f"the registry has no call {name!r}"))
+        call, handler = self.handlers[name]
+        try:
+            args = call.decode_args(await request.body())
+            result = await call.run(handler, args)
+        except BadRequest as exc:
+            log.warning("refused a malformed %s call: %s", name, exc.message)
+            return _error(exc)
+        except SpyglassError as exc:
+            if exc.http_status >= 500:
+                log.error("%s failed: %s", name, exc.message)
+            return _error(exc)
+        except Exception:
+            log.exception("%s failed unexpectedly", name)
+            return _error(SpyglassError("The registry failed to complete the call."))
+        return Response(call.encode_result(result), media_type="application/json")
+
+
+async def healthcheck(request: Request) -> Response:
+    return PlainTextResponse("OK")
+
+
+def build_registry_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette:
+    """The registry server over the configured database (``[database] connection``)."""
+    trust = Trust.from_settings(settings)
+    database = create_database(database_url(settings, data_dir))
+    notifications = notify_config(settings)
+    outbox = build_outbox(notifications, database)
+    endpoint = RpcEndpoint(sql_repositories(database, outbox))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            async with publishing(notifications, database, outbox):
+                yield
+        finally:
+            await database.dispose()
+
+    return Starlette(
+        routes=[
+            Route("/rpc/{call}", endpoint.handle, methods=["POST"]),
+            Route("/healthcheck", healthcheck),
+        ],
+        middleware=_middleware(settings, trust),
+        lifespan=lifespan,
+    )
+
+
+def _middleware(settings: Settings, trust: Trust) -> list[Middleware]:
+    """Keystone's token check (when trusted) outside the trust check that reads its result."""
+    stack = []
+    if trust.keystone:
+        from spyglass.auth.keystone import KeystoneAuthMiddleware
+        from spyglass.auth.keystone_config import KeystoneAuthConfig
+
+        stack.append(
+            Middleware(
+                KeystoneAuthMiddleware,
+                config=KeystoneAuthConfig.from_settings(settings),
+                exempt_paths={"/healthcheck"},
+            )
+        )
+    stack.append(Middleware(TrustMiddleware, trust=trust))
+    return stack
