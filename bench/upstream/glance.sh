@@ -30,6 +30,11 @@
 #                       UPSTREAM_NOTIFY_TOPIC (default notifications)
 #   UPSTREAM_KEEP_DATA=1  keep the database and stored images of the previous run
 #                       (by default every start begins from an empty database)
+#   UPSTREAM_BACKENDS   enabled_backends (default fs:file), with
+#                       UPSTREAM_DEFAULT_BACKEND (default fs) and UPSTREAM_STORE_CONF,
+#                       a file appended to glance-api.conf (the backends' sections)
+#   UPSTREAM_PIP        extra packages `install` adds to the venv (space-separated,
+#                       e.g. boto3 python-swiftclient for glance_store's drivers)
 #
 # No Keystone: by default the paste pipeline uses the unauthenticated context,
 # so every caller is an admin without a project (images get owner=null).
@@ -64,9 +69,16 @@ is_installed() {
     [ "$v" = "$GLANCE_VERSION" ]
 }
 
+install_extras() {
+    [ -n "${UPSTREAM_PIP:-}" ] || return 0
+    # shellcheck disable=SC2086 # a list of packages
+    "$VENV/bin/python" -m pip install --quiet $UPSTREAM_PIP
+}
+
 cmd_install() {
     if is_installed; then
         log "glance $GLANCE_VERSION already installed in $VENV"
+        install_extras
         return 0
     fi
     mkdir -p "$BENCH_DIR"
@@ -77,6 +89,7 @@ cmd_install() {
     # uWSGI is built from source by pip: needs a C compiler and the Python headers.
     "$VENV/bin/python" -m pip install --quiet "glance==$GLANCE_VERSION" uwsgi
     is_installed || die "install finished but glance/uwsgi are not usable in $VENV"
+    install_extras
     log "installed glance $GLANCE_VERSION and uWSGI in $VENV"
 }
 
@@ -132,7 +145,7 @@ worker_self_reference_url = http://127.0.0.1:$port"
 
     cat > "$conf/glance-api.conf" <<CONF
 [DEFAULT]
-enabled_backends = fs:file
+enabled_backends = ${UPSTREAM_BACKENDS:-fs:file}
 bind_host = 127.0.0.1
 bind_port = $port
 use_stderr = true
@@ -142,7 +155,7 @@ $cache_opts
 connection = sqlite:///$RUN_DIR/glance.sqlite
 
 [glance_store]
-default_backend = fs
+default_backend = ${UPSTREAM_DEFAULT_BACKEND:-fs}
 
 [fs]
 filesystem_store_datadir = $RUN_DIR/images
@@ -167,6 +180,10 @@ driver = ${UPSTREAM_NOTIFY_DRIVER:-noop}
 topics = ${UPSTREAM_NOTIFY_TOPIC:-notifications}
 ${UPSTREAM_TRANSPORT_URL:+transport_url = $UPSTREAM_TRANSPORT_URL}
 CONF
+    if [ -n "${UPSTREAM_STORE_CONF:-}" ]; then
+        printf '\n' >> "$conf/glance-api.conf"
+        cat "$UPSTREAM_STORE_CONF" >> "$conf/glance-api.conf"
+    fi
 
     if [ "$auth" = none ]; then
         # The unauthenticated context is an admin without project or roles; the
