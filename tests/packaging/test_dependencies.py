@@ -23,18 +23,38 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _declared() -> set[str]:
+OPTIONAL = {"stores/s3": "s3", "stores/swift": "swift", "stores/rbd": "rbd", "testing/": "test"}
+"""Modules (path prefixes under ``src/spyglass``) whose imports an extra provides: a store
+driver's client library comes with its extra (``pip install 'spyglass[s3]'``)."""
+
+
+def _declared(*extras: str) -> set[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    return {
-        _canonical(re.split(r"[\s\[<>=!~;]", dep, maxsplit=1)[0]) for dep in project["dependencies"]
-    }
+    deps = list(project["dependencies"])
+    for extra in extras:
+        deps += project["optional-dependencies"][extra]
+    return {_canonical(re.split(r"[\s\[<>=!~;]", dep, maxsplit=1)[0]) for dep in deps}
+
+
+def _extra_of(path: Path) -> str | None:
+    relative = path.relative_to(REPO / "src" / "spyglass").as_posix()
+    return next((extra for prefix, extra in OPTIONAL.items() if relative.startswith(prefix)), None)
 
 
 def _third_party_imports(files: Iterable[Path]) -> set[str]:
     """Top-level modules imported anywhere in ``files`` that are neither stdlib nor ours."""
     found: set[str] = set()
     for path in files:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+            for inner in ast.walk(node)
+        }
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             if isinstance(node, ast.Import):
                 found.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -54,12 +74,19 @@ def _requires(distribution: str) -> set[str]:
 
 
 def test_every_third_party_import_of_spyglass_is_a_declared_dependency() -> None:
-    declared = _declared()
-    imports = _third_party_imports((REPO / "src" / "spyglass").rglob("*.py"))
+    files = list((REPO / "src" / "spyglass").rglob("*.py"))
+    core = [path for path in files if _extra_of(path) is None]
+    imports = _third_party_imports(core)
     assert {"starlette", "sqlalchemy", "oslo_utils"} <= imports  # the scan sees imports
-    for module, distributions in _distributions(imports).items():
-        assert distributions, f"{module} is imported but installed by no distribution"
-        assert distributions & declared, f"{module} ({', '.join(distributions)}) is not declared"
+    groups = [(imports, _declared())]
+    for extra in sorted(set(OPTIONAL.values())):
+        mine = [path for path in files if _extra_of(path) == extra]
+        groups.append((_third_party_imports(mine), _declared(extra)))
+    for found, declared in groups:
+        for module, distributions in _distributions(found).items():
+            assert distributions, f"{module} is imported but installed by no distribution"
+            names = ", ".join(distributions)
+            assert distributions & declared, f"{module} ({names}) is not declared"
 
 
 def test_what_the_format_inspector_imports_is_declared_by_someone() -> None:

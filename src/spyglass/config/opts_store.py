@@ -90,7 +90,7 @@ _S3 = [
         "s3_store_bucket_url_format",
         "subdomain",
         "Bucket addressing style.",
-        choices=("auto", "subdomain", "path"),
+        choices=("auto", "virtual", "path", "subdomain"),
     ),
     int_opt(
         "s3_store_large_object_size", 100, "Size in MiB from which uploads are multipart.", min=0
