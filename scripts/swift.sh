@@ -157,6 +157,9 @@ use = egg:swift#tempurl
 use = egg:swift#copy
 [filter:slo]
 use = egg:swift#slo
+# delete a large object's segments with it (s3api asks for async deletes, which only an
+# object-expirer would finish, and this all-in-one runs none)
+allow_async_delete = false
 [filter:dlo]
 use = egg:swift#dlo
 [filter:versioned_writes]
