@@ -245,7 +245,10 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
             *ROUTES,
             *(V1_ROUTES if v1_enabled(settings) else []),
         ],
-        middleware=build_middleware(settings, services, versions),
+        middleware=[
+            *metrics_middleware(settings, database if outbox is not None else None),
+            *build_middleware(settings, services, versions),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=caching.with_cache(lifespan, settings, cache),
     )
@@ -288,6 +291,15 @@ async def warn_if_down(registry: RegistryConnection) -> None:
             "the registry at %s is unreachable (%s); requests answer 503 until it is back",
             registry.address.url, reason,
         )  # fmt: skip
+
+
+def metrics_middleware(settings: Settings, outbox_database: Database | None) -> list[Middleware]:
+    """``[metrics] enabled``: count every request and answer ``/metrics`` (off by default)."""
+    if not settings.option("metrics", "enabled"):
+        return []
+    from spyglass.api.metrics import MetricsMiddleware
+
+    return [Middleware(MetricsMiddleware, outbox_database=outbox_database)]
 
 
 async def healthcheck(request: Request) -> Response:

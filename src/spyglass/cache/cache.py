@@ -42,6 +42,7 @@ import anyio.to_thread
 from spyglass.cache.index import CacheEntry, CacheIndex
 from spyglass.cache.layout import CacheLayout, valid_id
 from spyglass.domain.image import Image, ImageStatus
+from spyglass.metrics import CACHE
 from spyglass.stores.base import ByteRange, ReadResult
 from spyglass.types import ByteStream
 
@@ -159,6 +160,7 @@ class ImageCache:
         end = image.size - 1 if byte_range is None or byte_range.end is None else byte_range.end
         length = max(0, end - start + 1)
         hit = await self._open_hit(image)
+        CACHE.labels("hit" if hit is not None else "miss").inc()
         if hit is not None:
             self._spawn(self._record_hit(image.id))
             verify = self.verify_hits and byte_range is None

@@ -9,9 +9,11 @@ socket with ``SO_REUSEPORT``, so the kernel spreads connections evenly.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
 import sys
+import tempfile
 from types import FrameType
 from typing import Any
 
@@ -43,7 +45,16 @@ def _worker(host: str, port: int, backlog: int, options: dict[str, Any]) -> None
 
 
 def serve_workers(count: int, host: str, port: int, backlog: int, options: dict[str, Any]) -> int:
-    """Run ``count`` workers until one fails or the parent is told to stop; the exit code."""
+    """Run ``count`` workers until one fails or the parent is told to stop; the exit code.
+
+    The workers share one fresh directory for their Prometheus counts (``/metrics``), removed
+    when they have all stopped."""
+    with tempfile.TemporaryDirectory(prefix="spyglass-metrics-") as metrics_dir:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)
+        return _run_workers(count, host, port, backlog, options)
+
+
+def _run_workers(count: int, host: str, port: int, backlog: int, options: dict[str, Any]) -> int:
     context = multiprocessing.get_context("spawn")
     workers = [
         context.Process(target=_worker, args=(host, port, backlog, options), name=f"worker-{n}")

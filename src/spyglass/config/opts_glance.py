@@ -380,6 +380,17 @@ GLANCE_OPTIONS: tuple[Opt, ...] = (
         ],
     ),
     *in_section(
+        "metrics",
+        [
+            bool_opt(
+                "enabled",
+                False,
+                "Count requests, bytes, cache hits and the notification backlog, and serve "
+                "them in Prometheus's text format at /metrics (unauthenticated: restrict it).",
+            ),
+        ],
+    ),
+    *in_section(
         "image_signature",
         [
             str_opt(
