@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.http_origin import HttpOrigin
 from tests.server import LiveServer
 
 
@@ -38,3 +39,10 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.url, timeout=30, trust_env=False) as http:
         yield http
+
+
+@pytest.fixture
+def origin() -> Iterator[HttpOrigin]:
+    """A web server on loopback holding image bytes (HTTP locations, copy-from)."""
+    with HttpOrigin() as server:
+        yield server

@@ -68,7 +68,7 @@ def test_start_up_summary_says_what_the_server_does(start_server: Start) -> None
         f"spyglass {__version__} starting",
         f"config files: {server.config}",
         f"database: sqlite:///{server.data_dir / 'spyglass.sqlite'}",
-        f"stores: file (default) at {images}",
+        f"stores: file (default) at {images}; http",
         "identity: none (every caller is an administrator)",
         f"listening on {server.url}",
     ]

@@ -24,7 +24,7 @@ import base64
 import ipaddress
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 from urllib.parse import urljoin
@@ -40,7 +40,6 @@ from spyglass.errors import (
     RemoteUnavailable,
 )
 from spyglass.net.rules import DEFAULT_PORTS, Address, OutboundLimits, OutboundRules, Target
-from spyglass.types import ByteStream
 
 __all__ = [
     "OutboundClient",
@@ -83,7 +82,7 @@ class RemoteData(NamedTuple):
     """An opened response: ``stream`` yields exactly ``size`` bytes when ``size`` is known."""
 
     size: int | None
-    stream: ByteStream
+    stream: AsyncGenerator[bytes, None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +291,7 @@ def _body_plan(response: httpx.Response, wanted: _Range | None) -> tuple[int | N
 
 async def _body(
     response: httpx.Response, size: int | None, skip: int, cap: int | None
-) -> ByteStream:
+) -> AsyncGenerator[bytes, None]:
     """The response's bytes after ``skip``, ``size`` of them when known; a response
     that ends early fails instead of passing as complete."""
     sent = 0

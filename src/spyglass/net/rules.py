@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from spyglass.errors import ConfigError, OutboundDenied
@@ -27,8 +27,8 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class OptionSource(Protocol):
-    def option(self, section: str, name: str) -> object: ...
+Lookup = Callable[[str, str], object]
+"""``(section, name) -> value``: ``Settings.option``, or a store's ``server_option``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +122,11 @@ class OutboundRules:
         )
 
     @classmethod
-    def from_options(cls, source: OptionSource) -> OutboundRules:
+    def from_options(cls, option: Lookup) -> OutboundRules:
         """The rules of ``[import_filtering_opts]``."""
 
         def values(name: str) -> tuple[str, ...]:
-            value = source.option(SECTION, name)
+            value = option(SECTION, name)
             return tuple(str(v) for v in value) if isinstance(value, tuple | list) else ()
 
         return cls.build(
@@ -236,9 +236,9 @@ class OutboundLimits:
     """Bytes a single response may bring (``image_size_cap``); ``None``: no cap."""
 
     @classmethod
-    def from_options(cls, source: OptionSource, *, max_size: int | None = None) -> OutboundLimits:
+    def from_options(cls, option: Lookup, *, max_size: int | None = None) -> OutboundLimits:
         def number(name: str, default: float) -> float:
-            value = source.option(SECTION, name)
+            value = option(SECTION, name)
             return float(value) if isinstance(value, int | float) else default
 
         return cls(

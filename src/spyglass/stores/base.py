@@ -63,6 +63,11 @@ class StoreOptions(Protocol):
         """
         ...
 
+    def server_option(self, section: str, name: str) -> object:
+        """Any option of the server's configuration, for drivers bound by server-wide
+        rules (the HTTP store obeys ``[import_filtering_opts]``)."""
+        ...
+
 
 class Store(ABC):
     """A place image bytes live, addressed by location URIs of its ``schemes``."""

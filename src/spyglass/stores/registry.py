@@ -61,6 +61,9 @@ class SectionOptions:
     def get(self, name: str) -> object:
         return self.source.option(self.section, name)
 
+    def server_option(self, section: str, name: str) -> object:
+        return self.source.option(section, name)
+
 
 def driver_name(store_type: str) -> str:
     """The driver a store type of the configuration names: ``swift+https`` and

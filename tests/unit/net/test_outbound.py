@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,12 +22,6 @@ from tests.http_origin import HttpOrigin
 
 DATA = bytes(range(256)) * 1024  # 256 KiB
 LOOPBACK = OutboundRules.build(allowed_ports=(), allowed_networks=("127.0.0.0/8",))
-
-
-@pytest.fixture
-def origin() -> Iterator[HttpOrigin]:
-    with HttpOrigin() as server:
-        yield server
 
 
 @pytest.fixture

@@ -163,13 +163,13 @@ def test_rules_and_limits_come_from_import_filtering_opts(tmp_path: object) -> N
         "read_timeout = 5.5\n"
     )
     settings = load_settings([conf])
-    rules = OutboundRules.from_options(settings)
+    rules = OutboundRules.from_options(settings.option)
     assert rules.allowed_hosts == {"images.example.org"}
     assert rules.allowed_ports == {8080}
     assert rules.allowed_schemes == {"http", "https"}
     assert [str(n) for n in rules.allowed_networks] == ["127.0.0.0/8", "::1/128"]
-    limits = OutboundLimits.from_options(settings, max_size=10)
+    limits = OutboundLimits.from_options(settings.option, max_size=10)
     assert (limits.max_redirects, limits.read_timeout, limits.connect_timeout) == (2, 5.5, 10.0)
     assert limits.max_size == 10
-    default = OutboundRules.from_options(load_settings([]))
+    default = OutboundRules.from_options(load_settings([]).option)
     assert default == OutboundRules()

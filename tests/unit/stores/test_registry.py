@@ -140,7 +140,7 @@ def test_the_classic_options_make_one_store_named_after_its_type(tmp_path: Path)
         tmp_path, f"[glance_store]\ndefault_store = file\nfilesystem_store_datadir = {tmp_path}/x\n"
     )
     assert not stores.multiple
-    assert list(stores.stores) == ["file"]
+    assert list(stores.stores) == ["file", "http"]  # upstream's default ``stores = file,http``
     store = stores.default
     assert isinstance(store, FilesystemStore)
     assert store.datadir == tmp_path / "x"
