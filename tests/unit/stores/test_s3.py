@@ -53,6 +53,9 @@ class Options:
     def get(self, name: str) -> object:
         return self.values.get(name)
 
+    def server_option(self, section: str, name: str) -> object:
+        raise KeyError(f"[{section}] {name}")
+
 
 def _store(**changes: object) -> S3Store:
     return S3Store.from_options("cheap", Options(**changes))
