@@ -164,6 +164,24 @@ def table(results: dict[str, Figures], skipped: dict[str, str]) -> str:
     return "\n".join(rows)
 
 
+def verdicts(results: dict[str, Figures]) -> str:
+    """Which targets each backend met: 90% of its own client, 1.5x upstream."""
+    lines = []
+    for name, figures in results.items():
+        ours = (med(figures.upload.get("Spyglass")), med(figures.download.get("Spyglass")))
+        parts = []
+        for mover, target in (("own client", 0.9), ("upstream", 1.5)):
+            if mover not in figures.upload:
+                continue
+            theirs = (med(figures.upload[mover]), med(figures.download[mover]))
+            for what, mine, other in zip(("upload", "download"), ours, theirs, strict=True):
+                ratio = mine / other
+                met = "met" if ratio >= target else "missed"
+                parts.append(f"{what} {ratio:.2f}x {mover} ({met}, target {target:g}x)")
+        lines.append(f"{name}: " + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
 def revision() -> str:
     result = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
@@ -212,7 +230,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{'medians of ' + str(args.rounds) + ' rounds' if args.rounds > 1 else 'one round'}. "
         "Targets: Spyglass at least 90% of the own client and 1.5x upstream."
     )
-    replace_section(args.output, HEADING, f"{note}\n\n{table(results, skipped)}\n")
+    remarks = f"\n\n{verdicts(results)}" if results else ""
+    remarks += "".join(f"\n\n{load(name).remark}" for name in results if load(name).remark)
+    replace_section(args.output, HEADING, f"{note}\n\n{table(results, skipped)}{remarks}\n")
     print(table(results, skipped))
 
 

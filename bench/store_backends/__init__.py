@@ -38,6 +38,9 @@ class StoreBackend(ABC):
     """The module's name, as ``--backends`` gives it."""
     own_client: str = ""
     """What the backend's own client run is, for the table (``boto3 upload_fileobj``)."""
+    remark: str = ""
+    """What bounds the comparison on this backend, printed under the table (the profile's
+    findings where a target is missed)."""
 
     def unavailable(self) -> str | None:
         """Why the backend cannot be measured here (not running, no client), or None."""
