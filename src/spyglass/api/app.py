@@ -44,6 +44,7 @@ from spyglass.db.engine import Database, create_database
 from spyglass.db.outbox import Outbox
 from spyglass.errors import ConfigError
 from spyglass.keys.config import signature_service
+from spyglass.imports.wiring import build_imports
 from spyglass.notify.base import NotifyConfig, build_notifier, notify_config
 from spyglass.notify.events import EventFilter
 from spyglass.notify.publisher import Publisher
@@ -215,6 +216,10 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     if registry is not None:  # the registry records events and publishes them
         repositories = remote_repositories(registry, events=notifications.enabled)
     services = build_services(settings, database, stores, outbox, repositories=repositories)
+    imports = None
+    if registry is None:  # import tasks live in the API's own database (not with a registry)
+        imports = build_imports(settings, database, services.uploads, outbox)
+        services.imports, services.tasks = imports.imports, imports.tasks
     cache = caching.build_cache(settings, database, services, clock=time.time)
     versions = VersionsApp(
         settings.public_endpoint,
@@ -229,7 +234,10 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
         if registry is not None:
             await warn_if_down(registry)
         try:
-            async with publishing(notifications, database, outbox):
+            async with (
+                publishing(notifications, database, outbox),
+                imports.running() if imports else contextlib.nullcontext(),
+            ):
                 yield
         finally:
             await stores.close()

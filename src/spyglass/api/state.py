@@ -9,9 +9,11 @@ from spyglass.cache.management import CacheManager
 from spyglass.config import Settings
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
+from spyglass.services.imports import ImportService
 from spyglass.services.members import MemberService
 from spyglass.services.metadefs import MetadefService
 from spyglass.services.stores import StoreService
+from spyglass.services.tasks import TaskService
 from spyglass.services.upload import UploadService
 
 
@@ -29,3 +31,7 @@ class Services:
     """The metadata definitions catalog."""
     stores: StoreService | None = None
     """Multi-store discovery and per-store deletes."""
+    imports: ImportService | None = None
+    """Staging and interoperable import."""
+    tasks: TaskService | None = None
+    """The tasks API."""

@@ -278,6 +278,12 @@ _TASK = [
     ),
     str_opt("task_executor", "taskflow", "Task engine.", choices=("taskflow",)),
     str_opt("work_dir", None, "Scratch directory for tasks."),
+    int_opt(
+        "lease_seconds", 60, "Seconds a worker holds a task between renewals (Spyglass).", min=1
+    ),
+    int_opt(
+        "max_attempts", 2, "Runs of a task whose worker died before it fails (Spyglass).", min=1
+    ),
 ]
 
 _TASKFLOW = [
@@ -369,6 +375,27 @@ GLANCE_OPTIONS: tuple[Opt, ...] = (
                 "raw",
                 "Format the conversion plugin produces.",
                 choices=("qcow2", "raw", "vmdk"),
+            ),
+            int_opt("timeout", 1800, "Seconds qemu-img may convert one image (Spyglass).", min=1),
+        ],
+    ),
+    *in_section(
+        "glance_download_properties",
+        [
+            list_opt(
+                "extra_properties",
+                ("hw_", "trait:", "os_distro", "os_secure_boot", "os_type"),
+                "Property prefixes glance-download copies from the remote image.",
+            ),
+        ],
+    ),
+    *in_section(
+        "glance_download_opts",
+        [
+            dict_opt(
+                "region_endpoints",
+                {},
+                "Image service URL of each region glance-download may fetch from (Spyglass).",
             ),
         ],
     ),

@@ -25,6 +25,9 @@ from spyglass.notify.events import image_event
 from spyglass.services.ports import ListQuery, Usage
 from spyglass.timeutils import utcnow
 
+_RECEIVING = ("saving", "uploading", "importing")
+"""Statuses of an image whose bytes are arriving (upload, stage, import)."""
+
 
 def _not_found(image_id: str) -> ImageNotFound:
     return ImageNotFound(f"No image found with ID {image_id}")
@@ -264,7 +267,7 @@ class SqlImageRepository:
         # every concurrent reservation for this owner waits for the others.
         uploading = session.execute(
             select(ImageRow.id)
-            .where(_owned_by(owner), ImageRow.status == "saving", ImageRow.deleted == false())
+            .where(_owned_by(owner), ImageRow.status.in_(_RECEIVING), ImageRow.deleted == false())
             .order_by(ImageRow.id)
             .with_for_update()
         ).all()
@@ -272,6 +275,10 @@ class SqlImageRepository:
             raise Conflict(f"Image {image_id} is not receiving data; nothing to reserve.")
         held = case(
             (ImageRow.status == "saving", func.coalesce(UploadReservationRow.size, 0)),
+            (
+                ImageRow.status.in_(_RECEIVING),
+                func.coalesce(UploadReservationRow.size, ImageRow.size, 0),
+            ),
             else_=func.coalesce(ImageRow.size, 0),
         )
         used = session.scalar(

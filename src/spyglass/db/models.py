@@ -343,3 +343,58 @@ class MetadefAssociationRow(_MetadefTimes, Base):
     )
     properties_target: Mapped[str | None] = mapped_column(String(80))
     prefix: Mapped[str | None] = mapped_column(String(80))
+
+
+class TaskRow(_SoftDelete, Base):
+    """Upstream's ``tasks`` table, unchanged."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_type", "type"),
+        Index("ix_tasks_status", "status"),
+        Index("ix_tasks_owner", "owner"),
+        Index("ix_tasks_deleted", "deleted"),
+        Index("ix_tasks_updated_at", "updated_at"),
+        Index("ix_tasks_image_id", "image_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(30), nullable=False)
+    status: Mapped[str] = mapped_column(String(30), nullable=False)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    image_id: Mapped[str | None] = mapped_column(String(36))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class TaskInfoRow(Base):
+    """Upstream's ``task_info``: a task's JSON input and result, and its message."""
+
+    __tablename__ = "task_info"
+
+    task_id: Mapped[str] = mapped_column(String(36), ForeignKey("tasks.id"), primary_key=True)
+    input: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class TaskQueueRow(Base):
+    """Tasks waiting to run or running: which worker holds one, until when.
+
+    Spyglass's own table, so upstream's stay as they are. A row exists from
+    the task's creation until it finishes; a lease that runs out (its worker
+    died) makes the task claimable again.
+    """
+
+    __tablename__ = "spyglass_task_queue"
+    __table_args__ = (Index("ix_spyglass_task_queue_available_at", "available_at"),)
+
+    task_id: Mapped[str] = mapped_column(String(36), ForeignKey("tasks.id"), primary_key=True)
+    available_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    node: Mapped[str | None] = mapped_column(String(255))
+    """The node whose staging area holds the task's data, if only one may run it."""

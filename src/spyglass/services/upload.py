@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import anyio
 
@@ -25,7 +26,8 @@ from spyglass.services.ports import ImageRepository
 from spyglass.services.signatures import SignatureService, SignatureVerificationFailed
 from spyglass.services.stores import new_location, upload_target
 from spyglass.streams.chunking import rechunk
-from spyglass.streams.digest import Digester
+from spyglass.stores.base import Store
+from spyglass.streams.digest import Digester, Digests
 from spyglass.streams.inspect import FormatInspector, InvalidImageData
 from spyglass.streams.limits import limit_size
 from spyglass.types import ByteStream
@@ -72,6 +74,15 @@ class StorageReservation:
             seen += len(chunk)
             await self.cover(seen)
             yield chunk
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What the pipeline stored: where, and what it measured on the way."""
+
+    location: Location
+    digests: Digests
+    virtual_size: int | None
 
 
 class UploadService:
@@ -141,6 +152,61 @@ class UploadService:
         except Exception:
             log.exception("image %s: could not record the failed upload's notification", image.id)
 
+    async def ingest(
+        self,
+        image: Image,
+        data: ByteStream,
+        *,
+        store: Store,
+        size: int | None = None,
+        length_hint: int | None = None,
+        checksum: str | None = None,
+        quota: bool = True,
+        inspect: bool = True,
+        verify: bool = True,
+    ) -> Ingested:
+        """The one pipeline: stream ``data`` into ``store`` through the size cap, the
+        owner's quota reservation (while ``image`` is receiving data), the digests, the
+        format inspection and the signature check. Uploads, staging and every import
+        method use it. Whatever fails, nothing it wrote is left in the store."""
+        verifier = await self.signatures.verifier_for(image.properties) if verify else None
+        stream = limit_size(rechunk(data), cap=self.size_cap, expected=size)
+        reservation = None
+        if quota and self.storage_quota is not None:
+            reservation = StorageReservation(self.images.repo, image, self.storage_quota)
+            announced = size if size is not None else length_hint
+            if announced is not None:
+                await reservation.cover(announced, exactly=True)
+            stream = reservation.wrap(stream)
+        digester = Digester(self.hashing_algorithm)
+        stream = digester.wrap(stream)
+        inspector = FormatInspector() if inspect and image.container_format == "bare" else None
+        if inspector is not None:
+            stream = inspector.wrap(stream)
+        if verifier is not None:
+            stream = verifier.wrap(stream)
+        written = await store.add(image.id, stream, size=size)
+        virtual_size = None
+        try:
+            if inspector is not None:
+                virtual_size = self._virtual_size(inspector, image.disk_format)
+            if reservation is not None:  # hold exactly what arrived, or fail
+                await reservation.cover(written.size, exactly=True)
+            if verifier is not None:
+                verifier.verify()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.images.delete_data(written.location, image.id)
+            raise
+        digests = digester.result
+        if checksum is not None and checksum != digests.checksum:
+            await self.images.delete_data(written.location, image.id)
+            raise BadRequest(
+                f"Supplied checksum ({checksum}) and checksum generated from uploaded image "
+                f"({digests.checksum}) did not match."
+            )
+        return Ingested(new_location(store, written), digests, virtual_size)
+
     async def _store_and_activate(
         self,
         image: Image,
@@ -151,41 +217,12 @@ class UploadService:
         store_id: str | None = None,
     ) -> Image:
         store = await upload_target(self.images.stores, store_id)
-        verifier = await self.signatures.verifier_for(image.properties)
-        stream = limit_size(rechunk(data), cap=self.size_cap, expected=size)
-        reservation = None
-        if self.storage_quota is not None:
-            reservation = StorageReservation(self.images.repo, image, self.storage_quota)
-            announced = size if size is not None else length_hint
-            if announced is not None:
-                await reservation.cover(announced, exactly=True)
-            stream = reservation.wrap(stream)
-        digester = Digester(self.hashing_algorithm)
-        stream = digester.wrap(stream)
-        inspector = FormatInspector() if image.container_format == "bare" else None
-        if inspector is not None:
-            stream = inspector.wrap(stream)
-        if verifier is not None:
-            stream = verifier.wrap(stream)
-        written = await store.add(image.id, stream, size=size)
-        try:
-            if inspector is not None:
-                image.virtual_size = self._virtual_size(inspector, image.disk_format)
-            if reservation is not None:  # hold exactly what arrived, or fail
-                await reservation.cover(written.size, exactly=True)
-            if verifier is not None:
-                verifier.verify()
-        except (InvalidImageData, ImageTooLarge, SignatureVerificationFailed):
-            await self.images.delete_data(written.location, image.id)
-            raise
-        digests = digester.result
-        if checksum is not None and checksum != digests.checksum:
-            await self.images.delete_data(written.location, image.id)
-            raise BadRequest(
-                f"Supplied checksum ({checksum}) and checksum generated from uploaded image "
-                f"({digests.checksum}) did not match."
-            )
-        image.locations = [new_location(store, written)]
+        got = await self.ingest(
+            image, data, store=store, size=size, length_hint=length_hint, checksum=checksum
+        )
+        image.virtual_size = got.virtual_size
+        digests = got.digests
+        image.locations = [got.location]
         image.size = digests.size
         image.checksum = digests.checksum
         image.os_hash_algo = digests.os_hash_algo
@@ -197,7 +234,7 @@ class UploadService:
                 events=("image.upload", "image.activate", "image.update"),
             )
         except (ImageNotFound, Conflict) as exc:
-            await self.images.delete_data(written.location, image.id)
+            await self.images.delete_data(got.location.url, image.id)
             raise Gone(
                 f"Image {image.id} could not be found after upload: it was deleted during "
                 "the upload."

@@ -25,7 +25,7 @@ async def upload(request: Request) -> Response:
             f"Content-Type {content_type or '(none)'} is not supported for image data: "
             "use application/octet-stream."
         )
-    size = _declared_size(request)
+    size = declared_size(request)
     svc = services(request)
     store_id = None
     if svc.images.stores.multiple:  # upstream ignores the header otherwise
@@ -43,7 +43,7 @@ async def upload(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _declared_size(request: Request) -> int | None:
+def declared_size(request: Request) -> int | None:
     raw = request.headers.get("x-openstack-image-size")
     if raw is None:
         return None

@@ -15,10 +15,12 @@ from spyglass.api.v2 import (
     discovery,
     image_data,
     images,
+    imports,
     locations,
     members,
     schemas,
     stores,
+    tasks,
 )
 from spyglass.api.v2.metadefs.routes import metadef_routes
 
@@ -56,6 +58,11 @@ ROUTES = [
     resource("/v2/images/{image_id}/actions/deactivate", POST=images.deactivate),
     resource("/v2/images/{image_id}/actions/reactivate", POST=images.reactivate),
     resource("/v2/images/{image_id}/file", PUT=image_data.upload, GET=image_data.download),
+    resource("/v2/images/{image_id}/stage", PUT=imports.stage),
+    resource("/v2/images/{image_id}/import", POST=imports.import_image),
+    resource("/v2/images/{image_id}/tasks", GET=tasks.image_tasks),
+    resource("/v2/tasks", GET=tasks.list_tasks, POST=tasks.create_task),
+    resource("/v2/tasks/{task_id}", GET=tasks.show_task, DELETE=tasks.delete_task),
     resource("/v2/images/{image_id}/tags/{tag}", PUT=images.add_tag, DELETE=images.delete_tag),
     resource(
         "/v2/images/{image_id}/locations",
@@ -99,5 +106,7 @@ ROUTES = [
     resource("/v2/schemas/images", GET=schemas.images_schema),
     resource("/v2/schemas/member", GET=schemas.member_schema),
     resource("/v2/schemas/members", GET=schemas.members_schema),
+    resource("/v2/schemas/task", GET=tasks.task_schema),
+    resource("/v2/schemas/tasks", GET=tasks.tasks_schema),
     *metadef_routes(resource),
 ]
