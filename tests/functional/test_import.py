@@ -147,12 +147,12 @@ def test_web_download(
 @pytest.mark.parametrize(
     ("path", "why"),
     [
-        ("/redirect-away", "does not pass filtering"),
-        ("/redirect-private", "does not pass filtering"),
-        ("/big.img", "size limit"),
-        ("/slow", "Timeout"),
-        ("/die", "midway"),
-        ("/missing", "404"),
+        ("/redirect-away", "The host localhost is not allowed"),
+        ("/redirect-private", "The host 10.1.2.3 is not allowed"),
+        ("/big.img", "more than 4194304"),
+        ("/slow", "did not answer in time"),
+        ("/die", "broke off"),
+        ("/missing", "no data at the location"),
     ],
 )
 def test_web_download_failures(

@@ -3,6 +3,7 @@ routes that misbehave on purpose."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -55,7 +56,8 @@ def _handler(content: Content) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             pause = content.trickle.get(path)
             if pause is None:
-                self.wfile.write(data)
+                with contextlib.suppress(OSError):  # the client may stop reading early
+                    self.wfile.write(data)
                 return
             for start in range(0, len(data), 65536):
                 try:

@@ -43,8 +43,8 @@ from spyglass.config import Settings
 from spyglass.db.engine import Database, create_database
 from spyglass.db.outbox import Outbox
 from spyglass.errors import ConfigError
-from spyglass.keys.config import signature_service
 from spyglass.imports.wiring import build_imports
+from spyglass.keys.config import signature_service
 from spyglass.notify.base import NotifyConfig, build_notifier, notify_config
 from spyglass.notify.events import EventFilter
 from spyglass.notify.publisher import Publisher

@@ -29,7 +29,7 @@ from datetime import datetime
 import anyio
 
 from spyglass.context import RequestContext
-from spyglass.domain.image import Image, ImageStatus, Location
+from spyglass.domain.image import Image, ImageStatus
 from spyglass.domain.states import transition
 from spyglass.domain.tasks import Task, TaskStatus, move
 from spyglass.errors import ConcurrentUpdate, Duplicate, ImageNotFound, SpyglassError

@@ -48,7 +48,9 @@ class RemoteGlance:
         try:
             body = json.loads(await self.read_json(url))
         except ValueError:
-            raise ImportFailed(f"Region {region} sent unreadable metadata for {image_id}.") from None
+            raise ImportFailed(
+                f"Region {region} sent unreadable metadata for {image_id}."
+            ) from None
         if not isinstance(body, dict):
             raise ImportFailed(f"Region {region} sent unreadable metadata for {image_id}.")
         if body.get("status") != "active":

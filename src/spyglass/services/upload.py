@@ -17,16 +17,16 @@ from dataclasses import dataclass
 import anyio
 
 from spyglass.context import RequestContext
-from spyglass.domain.image import Image, ImageStatus
+from spyglass.domain.image import Image, ImageStatus, Location
 from spyglass.domain.states import transition
 from spyglass.errors import BadRequest, Conflict, Gone, ImageNotFound, ImageTooLarge
 from spyglass.notify.events import upload_failed
 from spyglass.services.images import ImageService
 from spyglass.services.ports import ImageRepository
-from spyglass.services.signatures import SignatureService, SignatureVerificationFailed
+from spyglass.services.signatures import SignatureService
 from spyglass.services.stores import new_location, upload_target
-from spyglass.streams.chunking import rechunk
 from spyglass.stores.base import Store
+from spyglass.streams.chunking import rechunk
 from spyglass.streams.digest import Digester, Digests
 from spyglass.streams.inspect import FormatInspector, InvalidImageData
 from spyglass.streams.limits import limit_size
