@@ -23,8 +23,8 @@ class WebDownload:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebDownload:
-        limits = OutboundLimits.from_options(settings, max_size=settings.image_size_cap)
-        return cls(OutboundClient(OutboundRules.from_options(settings), limits))
+        limits = OutboundLimits.from_options(settings.option, max_size=settings.image_size_cap)
+        return cls(OutboundClient(OutboundRules.from_options(settings.option), limits))
 
     def check(self, url: str) -> None:
         """Upstream's 400 for a URI the filtering rules refuse (before any DNS)."""
@@ -41,7 +41,7 @@ class WebDownload:
         try:
             yield Source(data.stream, data.size)
         finally:
-            await data.stream.aclose()  # type: ignore[attr-defined]
+            await data.stream.aclose()
 
     async def read_json(self, url: str, *, limit: int = 1024 * 1024) -> bytes:
         """A small document (another region's image metadata), at most ``limit`` bytes."""
