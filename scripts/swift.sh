@@ -46,7 +46,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 say() { echo "swift.sh: $*"; }
 die() { echo "swift.sh: $*" >&2; exit 1; }
 alive() { [ -n "${1:-}" ] && [ -n "$(ps -o stat= -p "$1" 2>/dev/null | grep -v Z)" ]; }
-http_code() { curl -s -m 2 -o /dev/null -w '%{http_code}' "$@" 2>/dev/null || true; }
+http_code() { curl -s -m 10 -o /dev/null -w '%{http_code}' "$@" 2>/dev/null || true; }
 
 # One caller at a time (several pytest processes may start the same Swift).
 lock() {
@@ -118,7 +118,7 @@ proxy_conf() {
   common_conf "$1"
   cat <<CONF
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging $cache listing_formats bulk tempurl s3api tempauth copy slo dlo versioned_writes symlink proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging $cache listing_formats bulk tempurl s3api tempauth container-quotas copy slo dlo versioned_writes symlink proxy-logging proxy-server
 [app:proxy-server]
 use = egg:swift#proxy
 allow_account_management = true
@@ -132,6 +132,8 @@ storage_url_scheme = default
 token_life = $2
 fernet_key_1 = $(cat "$D/etc/fernet.key")
 active_fernet_key_id = 1
+[filter:container-quotas]
+use = egg:swift#container_quotas
 [filter:s3api]
 use = egg:swift#s3api
 location = us-east-1
@@ -196,6 +198,11 @@ CONF
 
 build_rings() {
   local r n p
+  # the storage servers' ports are part of the rings: other ports, new rings
+  if [ "$(cat "$D/etc/ring-ports" 2>/dev/null)" != "$OBJ_PORT $CONT_PORT $ACCT_PORT" ]; then
+    rm -f "$D"/etc/*.ring.gz "$D"/etc/*.builder
+    echo "$OBJ_PORT $CONT_PORT $ACCT_PORT" >"$D/etc/ring-ports"
+  fi
   for r in object:$OBJ_PORT container:$CONT_PORT account:$ACCT_PORT; do
     n=${r%%:*}
     p=${r##*:}
@@ -221,18 +228,45 @@ check_xattrs() {
 # 200 once tempauth hands out a token that the account accepts (proxy port $1).
 authenticated() {
   local tok
-  tok=$(curl -s -m 3 -o /dev/null -D - -H 'X-Auth-User: test:tester' -H 'X-Auth-Key: testing' \
+  tok=$(curl -s -m 10 -o /dev/null -D - -H 'X-Auth-User: test:tester' -H 'X-Auth-Key: testing' \
     "http://127.0.0.1:$1/auth/v1.0" 2>/dev/null | tr -d '\r' \
     | awk -F': ' 'tolower($1)=="x-auth-token"{print $2}') || true
-  [ -n "${tok:-}" ] && [ "$(http_code -H "X-Auth-Token: $tok" "http://127.0.0.1:$1/v1/AUTH_test")" = 204 ]
+  [ -n "${tok:-}" ] || return 1
+  case "$(http_code -I -H "X-Auth-Token: $tok" "http://127.0.0.1:$1/v1/AUTH_test")" in
+    200 | 204) return 0 ;;
+    *) return 1 ;;
+  esac
 }
 
-running() {
+processes_alive() {
   our_pid "$D/run/proxy.pid" "$D/etc/proxy-server.conf" >/dev/null \
     && our_pid "$D/run/object.pid" "$D/etc/object-server.conf" >/dev/null \
     && our_pid "$D/run/container.pid" "$D/etc/container-server.conf" >/dev/null \
-    && our_pid "$D/run/account.pid" "$D/etc/account-server.conf" >/dev/null \
-    && authenticated "$PORT"
+    && our_pid "$D/run/account.pid" "$D/etc/account-server.conf" >/dev/null
+}
+
+# Up: our four servers run and answer. On a loaded machine an answer can take a while, so
+# live processes get up to $1 seconds (default 30) before Swift counts as down.
+running() {
+  local deadline=$((SECONDS + ${1:-30}))
+  while processes_alive; do
+    authenticated "$PORT" && return 0
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 1
+  done
+  return 1
+}
+
+# Wait up to $2 seconds until proxy port $1 hands out working tokens, while pid file $3's
+# process lives.
+wait_up() {
+  local deadline=$((SECONDS + $2))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    authenticated "$1" && return 0
+    alive "$(cat "$3" 2>/dev/null)" || return 1
+    sleep 0.25
+  done
+  return 1
 }
 
 stop_all() {
@@ -260,8 +294,19 @@ cmd_start() {
   local start
   start=$(now)
   if [ -z "${SWIFT_RESET:-}" ] && running; then
-    say "already running on http://127.0.0.1:$PORT"
-    return 0
+    if [ "$(proxy_conf "$PORT" 86400)" = "$(cat "$D/etc/proxy-server.conf")" ]; then
+      say "already running on http://127.0.0.1:$PORT"
+      return 0
+    fi
+    # a newer script's proxy configuration: restart only the proxy, the data stays
+    stop_pid "$D/run/proxy.pid" "$D/etc/proxy-server.conf"
+    proxy_conf "$PORT" 86400 >"$D/etc/proxy-server.conf"
+    launch proxy "$D/etc/proxy-server.conf" "$D/run/proxy.pid"
+    if wait_up "$PORT" 120 "$D/run/proxy.pid"; then
+      say "proxy restarted with its new configuration on http://127.0.0.1:$PORT"
+      return 0
+    fi
+    die "the proxy did not come back on 127.0.0.1:$PORT; see $D/log/proxy.log"
   fi
   stop_all
   if [ "$(http_code "http://127.0.0.1:$PORT/healthcheck")" != 000 ]; then
@@ -281,7 +326,8 @@ cmd_start() {
   fi
   local s
   for s in account container object proxy; do launch "$s" "$D/etc/$s-server.conf" "$D/run/$s.pid"; done
-  for _ in $(seq 1 240); do
+  local deadline=$((SECONDS + 180))
+  while [ "$SECONDS" -lt "$deadline" ]; do
     if authenticated "$PORT"; then
       say "up on http://127.0.0.1:$PORT in $(since "$start") s"
       return 0
@@ -318,7 +364,7 @@ cmd_status() {
 cmd_proxy_start() {
   local port=${1:?usage: $0 proxy-start PORT [TOKEN_LIFE]} life=${2:-86400} conf pidf
   lock
-  running || die "Swift is not running; run: $0 start"
+  running 60 || die "Swift is not running; run: $0 start"
   conf=$D/etc/proxy-$port.conf
   pidf=$D/run/proxy-$port.pid
   if our_pid "$pidf" "$conf" >/dev/null && [ "$(proxy_conf "$port" "$life")" = "$(cat "$conf")" ] \
@@ -329,14 +375,10 @@ cmd_proxy_start() {
   stop_pid "$pidf" "$conf"
   proxy_conf "$port" "$life" >"$conf"
   launch proxy "$conf" "$pidf"
-  for _ in $(seq 1 120); do
-    if authenticated "$port"; then
-      say "proxy up on http://127.0.0.1:$port (token life $life s)"
-      return 0
-    fi
-    alive "$(cat "$pidf")" || break
-    sleep 0.25
-  done
+  if wait_up "$port" 120 "$pidf"; then
+    say "proxy up on http://127.0.0.1:$port (token life $life s)"
+    return 0
+  fi
   tail -n 20 "$D/log/proxy-$port.log" >&2 || true
   stop_pid "$pidf" "$conf"
   die "the proxy on port $port did not come up"
