@@ -207,6 +207,7 @@ class StoreSet:
         if reason is not None:
             if self.clock() - self._failed_at.get(store.backend_id, 0.0) < REOPEN_INTERVAL:
                 raise StoreUnavailable(f"Store {store.backend_id} is read-only: {reason}")
+            self._failed_at[store.backend_id] = self.clock()  # one attempt at a time
             await self._open_one(store)
             if store.backend_id in self.read_only:
                 raise StoreUnavailable(

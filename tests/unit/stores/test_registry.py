@@ -6,6 +6,7 @@ import logging
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
+import anyio
 import pytest
 
 from spyglass.config import load_settings
@@ -112,10 +113,42 @@ async def test_a_store_that_cannot_open_is_read_only_until_it_can(
         await stores.writable()
     assert failed.value.http_status == 503
     assert flaky.opened == 1  # not retried within the interval
+    clock[0] += registry.REOPEN_INTERVAL
+    with pytest.raises(StoreUnavailable):
+        await stores.writable()
+    assert flaky.opened == 2
     flaky.fixed = True
     clock[0] += registry.REOPEN_INTERVAL
     assert await stores.writable() is flaky
     assert stores.read_only == {}
+    assert flaky.opened == 3
+
+
+async def test_concurrent_writes_open_a_read_only_store_once() -> None:
+    clock = [100.0]
+
+    class Slow(FlakyStore):
+        async def open(self) -> None:
+            await anyio.sleep(0.05)
+            await super().open()
+
+    slow = Slow("cheap")
+    stores = StoreSet({"cheap": slow}, "cheap", clock=lambda: clock[0])
+    await stores.open()
+    clock[0] += registry.REOPEN_INTERVAL
+    failures: list[Exception] = []
+
+    async def write() -> None:
+        try:
+            await stores.writable()
+        except StoreUnavailable as exc:
+            failures.append(exc)
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(5):
+            tasks.start_soon(write)
+    assert slow.opened == 2
+    assert len(failures) == 5
 
 
 async def test_read_only_drivers_are_never_written(tmp_path: Path) -> None:
