@@ -224,3 +224,10 @@ class RegistryUnavailable(ServiceUnavailable):
 
     code = "registry_unavailable"
     default_message = "The image registry is unavailable. Please try again later."
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached, refused our credentials, or has no free connection."""
+
+    code = "database_unavailable"
+    default_message = "The image database is unavailable. Please try again later."

@@ -40,7 +40,7 @@ from spyglass.auth.headers import context_from_headers, unauthenticated
 from spyglass.auth.policy_file import load_policy
 from spyglass.auth.protections_file import load_protections
 from spyglass.config import Settings
-from spyglass.db.engine import Database, create_database
+from spyglass.db.engine import Database, PoolOptions, create_database
 from spyglass.db.outbox import Outbox
 from spyglass.errors import ConfigError
 from spyglass.imports.wiring import build_imports
@@ -203,7 +203,8 @@ def build_middleware(settings: Settings, services: Services, versions: ASGIApp) 
 def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette:
     """The API server; ``data_dir`` holds the embedded database and images by default."""
     check_algorithm(settings.hashing_algorithm)
-    database = create_database(database_url(settings, data_dir))
+    pool = PoolOptions.from_settings(settings)
+    database = create_database(database_url(settings, data_dir), pool)
     stores = build_stores(settings, data_dir)
     notifications = notify_config(settings)
     registry = (

@@ -14,6 +14,7 @@ import typer
 from spyglass import __version__
 from spyglass.cli import metadefs as metadef_commands
 from spyglass.cli.cache import cache_app
+from spyglass.cli.db import db_app
 from spyglass.cli.notifications import notifications_app
 from spyglass.cli.options import ConfigDir, ConfigFiles, DataDir
 from spyglass.cli.registry import registry, registry_url
@@ -28,7 +29,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-db_app = typer.Typer(help="Manage the image database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 metadef_commands.register(db_app)
 config_app = typer.Typer(help="Inspect configuration files.", no_args_is_help=True)
@@ -99,8 +99,11 @@ def api(
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    if url.startswith("sqlite:") and registry is None:  # the embedded database sets itself up
-        _sync(url)
+    if registry is None:  # through a registry, the registry reaches the database
+        from spyglass.cli.db import prepare_for_serving
+        from spyglass.db.engine import PoolOptions
+
+        prepare_for_serving(url, PoolOptions.from_settings(settings))
     options: dict[str, Any] = {
         "log_level": None,  # spyglass.logs decides every logger's level
         "log_config": None,
@@ -160,41 +163,11 @@ def _startup_summary(settings: Settings, data_dir: Path, url: str) -> list[str]:
 
 
 def _sync(url: str) -> None:
-    """Run the migrations; a clear one-line error if the database cannot be reached."""
-    from spyglass.db.engine import create_database
+    """Bring the schema up to date (``spyglass registry`` runs this for its embedded SQLite)."""
+    from spyglass.cli.db import run_on
     from spyglass.db.migrate import sync_schema
 
-    if url.startswith("sqlite:///"):
-        os.makedirs(Path(url.removeprefix("sqlite:///")).parent or ".", exist_ok=True)
-
-    async def run() -> None:
-        database = create_database(url)
-        try:
-            await sync_schema(database)
-        finally:
-            await database.dispose()
-
-    try:
-        asyncio.run(run())
-    except ConfigError as exc:
-        typer.echo(f"spyglass: error: {exc.message}", err=True)
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        typer.echo(f"spyglass: error: cannot reach the database: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
-@db_app.command("sync")
-def db_sync(
-    config_file: ConfigFiles = None,
-    config_dir: ConfigDir = None,
-    data_dir: DataDir = Path("data"),
-) -> None:
-    """Create or upgrade the database schema to the newest version."""
-    from spyglass.api.app import database_url
-
-    _sync(database_url(_settings(config_file, config_dir), data_dir))
-    typer.echo("database schema is up to date")
+    run_on(url, sync_schema)
 
 
 @app.command()

@@ -5,15 +5,23 @@ Repository code is written once, synchronously, against a SQLAlchemy
 a worker thread (one thread hop per repository call rather than one per
 query); PostgreSQL and MySQL run it on their asyncio drivers through
 ``AsyncSession.run_sync``. Glance configs name sync drivers (``mysql://``,
-``mysql+pymysql://``, ``postgresql://``), which are mapped onto asyncpg and
-aiomysql so the same file works unchanged.
+``mysql+pymysql://``, ``mysql+mysqldb://``, ``postgresql://``,
+``postgresql+psycopg2://``), which are mapped onto asyncpg and aiomysql so the
+same file works unchanged; only the mapped driver needs to be installed.
+
+Failures that mean "the database cannot serve us now" (down, wrong password, no
+free connection) leave ``run`` as ``DatabaseUnavailable`` (503, ``Retry-After``);
+see ``db.faults``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -24,16 +32,83 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
+from spyglass.db import faults
 from spyglass.errors import ConfigError
+
+if TYPE_CHECKING:
+    from spyglass.config import Settings
 
 T = TypeVar("T")
 
-_ASYNC_DRIVERS = {
-    "mysql": "mysql+aiomysql",
-    "mariadb": "mysql+aiomysql",
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
+_KINDS = {
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
 }
+"""URL backend names -> the database kind."""
+
+_ASYNC_DRIVERS = {"mysql": "mysql+aiomysql", "postgresql": "postgresql+asyncpg"}
+"""The driver Spyglass runs each kind on."""
+
+_NEEDS = {"mysql": ("aiomysql", "pymysql"), "postgresql": ("asyncpg",)}
+"""Modules that driver imports, with the package that provides them."""
+
+_SYNC_DRIVERS = {
+    "mysql": frozenset({"", "pymysql", "mysqldb", "mysqlconnector", "aiomysql", "asyncmy"}),
+    "postgresql": frozenset({"", "psycopg2", "psycopg", "psycopg2cffi", "pg8000", "asyncpg"}),
+    "sqlite": frozenset({"", "pysqlite", "aiosqlite"}),
+}
+"""Drivers a Glance URL may name; the name only says which database it is."""
+
+CONNECT_TIMEOUT = 10
+"""Seconds a new connection may take; a server that does not answer is down, not slow."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """oslo.db's ``[database]`` connection options, with its defaults."""
+
+    max_pool_size: int = 5
+    """Connections kept open; 0 means no limit."""
+    max_overflow: int = 50
+    """Connections opened beyond the pool under load, closed when returned."""
+    pool_timeout: float | None = None
+    """Seconds to wait for a free connection (SQLAlchemy's 30 when unset), then 503."""
+    connection_recycle_time: int = 3600
+    """Connections older than this are replaced before use."""
+    max_retries: int = 10
+    """Connection attempts at start-up; -1 tries forever."""
+    retry_interval: float = 10
+    """Seconds between those attempts."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PoolOptions:
+        def value(name: str, default: Any) -> Any:
+            found = settings.option("database", name)
+            return default if found is None else found
+
+        default = cls()
+        return cls(
+            max_pool_size=int(value("max_pool_size", default.max_pool_size)),
+            max_overflow=int(value("max_overflow", default.max_overflow)),
+            pool_timeout=value("pool_timeout", None),
+            connection_recycle_time=int(
+                value("connection_recycle_time", default.connection_recycle_time)
+            ),
+            max_retries=int(value("max_retries", default.max_retries)),
+            retry_interval=float(value("retry_interval", default.retry_interval)),
+        )
+
+    def engine_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "pool_size": self.max_pool_size,
+            "max_overflow": self.max_overflow,
+            "pool_recycle": self.connection_recycle_time,
+        }
+        if self.pool_timeout is not None:
+            options["pool_timeout"] = self.pool_timeout
+        return options
 
 
 class Database(ABC):
@@ -50,6 +125,25 @@ class Database(ABC):
 
     @abstractmethod
     async def dispose(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Open a connection and run a trivial query; raises what the driver raises."""
+        with _translated():
+            await self._ping_raw()
+
+    async def wait_until_reachable(self, options: PoolOptions) -> None:
+        """Start-up: ``max_retries`` tries, ``retry_interval`` apart (``DatabaseUnavailable``)."""
+        await faults.wait_until_reachable(
+            self._ping_raw, max_retries=options.max_retries, retry_interval=options.retry_interval
+        )
+
+    @abstractmethod
+    async def _ping_raw(self) -> None:
+        """``ping`` without the translation to ``DatabaseUnavailable``."""
+
+
+def _select_one(connection: Connection) -> None:
+    connection.exec_driver_sql("SELECT 1")
 
 
 def _in_session(session: Session, work: Callable[[Session], T], write: bool) -> T:
@@ -81,14 +175,22 @@ class ThreadedDatabase(Database):
 
     async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T:
         limiter = self._writer if write else self._readers
-        return await anyio.to_thread.run_sync(self._work, work, write, limiter=limiter)
+        with _translated():
+            return await anyio.to_thread.run_sync(self._work, work, write, limiter=limiter)
 
     def _connection_work(self, work: Callable[[Connection], None]) -> None:
         with self.engine.begin() as connection:
             work(connection)
 
     async def run_on_connection(self, work: Callable[[Connection], None]) -> None:
+        with _translated():
+            await self._on_connection(work)
+
+    async def _on_connection(self, work: Callable[[Connection], None]) -> None:
         await anyio.to_thread.run_sync(self._connection_work, work, limiter=self._writer)
+
+    async def _ping_raw(self) -> None:
+        await self._on_connection(_select_one)
 
     async def dispose(self) -> None:
         self.engine.dispose()
@@ -102,15 +204,34 @@ class AsyncDatabase(Database):
         self.dialect = engine.dialect.name
 
     async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T:
-        async with AsyncSession(self.engine, expire_on_commit=False) as session:
-            return await session.run_sync(_in_session, work, write)
+        with _translated():
+            async with AsyncSession(self.engine, expire_on_commit=False) as session:
+                return await session.run_sync(_in_session, work, write)
 
     async def run_on_connection(self, work: Callable[[Connection], None]) -> None:
+        with _translated():
+            await self._on_connection(work)
+
+    async def _on_connection(self, work: Callable[[Connection], None]) -> None:
         async with self.engine.begin() as connection:
             await connection.run_sync(work)
 
+    async def _ping_raw(self) -> None:
+        await self._on_connection(_select_one)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Database outages leave as ``DatabaseUnavailable``; every other error as it was."""
+    try:
+        yield
+    except Exception as error:
+        if faults.is_unavailable(error):
+            raise faults.unavailable(error) from error
+        raise
 
 
 def _parse(connection: str) -> URL:
@@ -120,13 +241,46 @@ def _parse(connection: str) -> URL:
         raise ConfigError(f"[database] connection: cannot parse {connection!r}") from exc
 
 
+def _kind(url: URL) -> str:
+    backend, _, driver = url.drivername.partition("+")
+    kind = "sqlite" if backend == "sqlite" else _KINDS.get(backend)
+    if kind is None:
+        raise ConfigError(
+            f"[database] connection: unsupported database {backend!r} "
+            "(use sqlite:///PATH, postgresql://... or mysql://...)"
+        )
+    if driver not in _SYNC_DRIVERS[kind]:
+        known = ", ".join(sorted(name for name in _SYNC_DRIVERS[kind] if name))
+        raise ConfigError(
+            f"[database] connection: unknown {kind} driver {driver!r} (known: {known})"
+        )
+    return kind
+
+
+def _check_installed(kind: str) -> None:
+    missing = [name for name in _NEEDS.get(kind, ()) if importlib.util.find_spec(name) is None]
+    if missing:
+        driver = _ASYNC_DRIVERS[kind].split("+")[1]
+        raise ConfigError(
+            f"[database] connection: {kind} needs the {driver} driver, but "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed "
+            f"(pip install {' '.join(missing)})"
+        )
+
+
+def database_kind(connection: str) -> str:
+    """``sqlite``, ``postgresql`` or ``mysql``: which database a Glance URL names."""
+    return _kind(_parse(connection))
+
+
 def async_url(connection: str) -> URL:
-    """Translate a Glance connection string to its async-driver equivalent."""
+    """Translate a Glance connection string to the async driver Spyglass runs it on."""
     url = _parse(connection)
-    backend = url.get_backend_name()
-    if backend not in _ASYNC_DRIVERS:
-        raise ConfigError(f"[database] connection: unsupported database {backend!r}")
-    return url.set(drivername=_ASYNC_DRIVERS[backend])
+    kind = _kind(url)
+    if kind == "sqlite":
+        raise ConfigError("[database] connection: SQLite runs on its sync driver")
+    _check_installed(kind)
+    return url.set(drivername=_ASYNC_DRIVERS[kind])
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -143,20 +297,27 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
-def create_database(connection: str) -> Database:
+def create_database(connection: str, pool: PoolOptions | None = None) -> Database:
     """The database a connection URL names, with driver-appropriate settings."""
+    pool = pool or PoolOptions()
     url = _parse(connection)
-    if url.get_backend_name() == "sqlite":
+    kind = _kind(url)
+    if kind == "sqlite":
+        sqlite_options = pool.engine_options() if url.database not in (None, "", ":memory:") else {}
         engine = create_sync_engine(
             url.set(drivername="sqlite"),
             connect_args={"check_same_thread": False, "isolation_level": None},
+            **sqlite_options,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return ThreadedDatabase(engine)
-    options: dict[str, Any] = {"pool_pre_ping": True}
-    if url.get_backend_name() in ("mysql", "mariadb"):
+    options: dict[str, Any] = {"pool_pre_ping": True, **pool.engine_options()}
+    if kind == "mysql":
         # As on PostgreSQL: each statement sees what others committed before it,
         # so a check made after taking a row lock reads the winner's write.
         options["isolation_level"] = "READ COMMITTED"
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    else:
+        options["connect_args"] = {"timeout": CONNECT_TIMEOUT}
     return AsyncDatabase(create_async_engine(async_url(connection), **options))

@@ -58,7 +58,7 @@ def test_db_sync_creates_the_schema_and_is_idempotent(tmp_path: Path) -> None:
         )
     }
     assert {"images", "image_properties", "image_tags", "image_locations", "image_members",
-            "alembic_version"} <= tables  # fmt: skip
+            "spyglass_alembic_version"} <= tables  # fmt: skip
 
 
 def test_db_sync_against_a_closed_port_fails_cleanly(tmp_path: Path) -> None:

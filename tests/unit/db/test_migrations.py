@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
 from spyglass.db.engine import create_database
-from spyglass.db.migrate import sync_schema
+from spyglass.db.migrate import VERSION_TABLE, sync_schema
 from spyglass.db.models import Base
 
 
@@ -18,7 +18,7 @@ async def test_models_and_migrations_agree(tmp_path: Path) -> None:
     differences: list[object] = []
 
     def compare(connection: Connection) -> None:
-        context = MigrationContext.configure(connection)
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         differences.extend(compare_metadata(context, Base.metadata))
 
     try:

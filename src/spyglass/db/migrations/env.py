@@ -7,6 +7,11 @@ from alembic import context
 from spyglass.db.models import Base
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=True,
+    version_table=context.config.attributes.get("version_table", "spyglass_alembic_version"),
+)
 with context.begin_transaction():
     context.run_migrations()

@@ -2,6 +2,9 @@
 
 Revision ID: 0001_baseline
 Revises:
+
+This is also the adoption point of a database made by upstream Glance (``db.adoption``):
+such a database is stamped here, and never goes below it.
 """
 
 from __future__ import annotations
@@ -111,3 +114,9 @@ def upgrade() -> None:
     op.create_index("ix_image_members_deleted", "image_members", ["deleted"])
     op.create_index("ix_image_members_image_id", "image_members", ["image_id"])
     op.create_index("ix_image_members_image_id_member", "image_members", ["image_id", "member"])
+
+
+def downgrade() -> None:
+    for table in ("image_members", "image_locations", "image_tags", "image_properties", "images"):
+        op.drop_table(table)
+    sa.Enum(name="image_visibility").drop(op.get_bind(), checkfirst=True)

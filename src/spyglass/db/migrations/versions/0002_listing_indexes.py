@@ -38,3 +38,11 @@ def upgrade() -> None:
     )  # fmt: skip
     for table in CHILD_TABLES:
         op.create_index(f"ix_{table}_image_id_deleted", table, ["image_id", "deleted"])
+
+
+def downgrade() -> None:
+    for table in CHILD_TABLES:
+        op.drop_index(f"ix_{table}_image_id_deleted", table)
+    op.drop_index("ix_image_members_image_id_member_deleted", "image_members")
+    for name in LISTING_INDEXES:
+        op.drop_index(name, "images")

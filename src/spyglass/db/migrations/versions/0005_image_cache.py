@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from spyglass.db.adoption import adopted_from
+
 revision = "0005_image_cache"
 down_revision = "0004_notification_outbox"
 
@@ -51,5 +53,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if adopted_from(op.get_bind()):
+        return  # upstream Glance's tables, kept for it
     op.drop_table("cached_images")
     op.drop_table("node_reference")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from spyglass.db.adoption import adopted_from
+
 revision = "0006_metadefs"
 down_revision = "0005_image_cache"
 
@@ -90,6 +92,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if adopted_from(op.get_bind()):
+        return  # upstream Glance's tables and definitions, kept for it
     for table in (
         "metadef_namespace_resource_types",
         "metadef_resource_types",
