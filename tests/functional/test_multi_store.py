@@ -22,7 +22,7 @@ IMAGE = {"disk_format": "raw", "container_format": "bare"}
 @pytest.fixture
 def server(server_factory: Callable[..., LiveServer], tmp_path: Path) -> LiveServer:
     return server_factory(
-        "enabled_backends = fast:file, cheap:file",
+        "enabled_backends = fast:file, cheap:file, web:http",
         "[paste_deploy]",
         "flavor = trusted-auth",
         "[glance_store]",
@@ -65,6 +65,7 @@ def test_stores_are_listed(client: httpx.Client, server: LiveServer, tmp_path: P
         "stores": [
             {"id": "fast", "description": "Fast local disks", "default": "true"},
             {"id": "cheap"},
+            {"id": "web", "read-only": "true"},
         ]
     }
     detail = client.get("/v2/info/stores/detail").json()["stores"]
@@ -81,6 +82,7 @@ def test_stores_are_listed(client: httpx.Client, server: LiveServer, tmp_path: P
         },
     }
     assert detail[1]["weight"] == 50
+    assert (detail[2]["type"], detail[2]["weight"]) == ("http", 0)
     refused = client.get("/v2/info/stores/detail", headers=MEMBER)
     assert refused.status_code == 403
     assert client.post("/v2/info/stores").status_code == 405
@@ -88,7 +90,7 @@ def test_stores_are_listed(client: httpx.Client, server: LiveServer, tmp_path: P
 
 def test_upload_goes_to_the_chosen_store(client: httpx.Client, tmp_path: Path) -> None:
     response = client.post("/v2/images", json=IMAGE)
-    assert response.headers["OpenStack-image-store-ids"] == "fast,cheap"
+    assert response.headers["OpenStack-image-store-ids"] == "fast,cheap,web"
     image = response.json()
     assert "stores" not in image
     stored = upload(client, image["id"], b"to the cheap store", **{"X-Image-Meta-Store": "cheap"})
@@ -109,6 +111,14 @@ def test_an_unknown_store_is_refused_before_any_data(client: httpx.Client) -> No
     response = upload(client, image["id"], b"x", **{"X-Image-Meta-Store": "nowhere"})
     assert response.status_code == 400
     assert "Store for identifier nowhere not found" in response.text
+    assert client.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
+
+
+def test_a_read_only_store_takes_no_uploads(client: httpx.Client) -> None:
+    image = create(client, **IMAGE)
+    response = upload(client, image["id"], b"x", **{"X-Image-Meta-Store": "web"})
+    assert response.status_code == 410
+    assert "Adding images to store is disabled" in response.text
     assert client.get(f"/v2/images/{image['id']}").json()["status"] == "queued"
 
 

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from spyglass.errors import (
     BadStoreUri,
     ConfigError,
+    Gone,
     NotFound,
     SpyglassError,
     StoreUnavailable,
@@ -198,11 +199,12 @@ class StoreSet:
         """The store to write to (the default when ``backend_id`` is None).
 
         A store left read-only at start-up is opened again, at most once per
-        ``REOPEN_INTERVAL``; until that succeeds writes answer 503.
+        ``REOPEN_INTERVAL``; until that succeeds writes answer 503. A driver that
+        never writes (HTTP) answers 410, as upstream.
         """
         store = self.get(backend_id or self.default_id)
-        if not store.capabilities & Capability.WRITE:
-            raise StoreUnavailable(f"Store {store.backend_id} is read-only.")
+        if not store.capabilities & Capability.WRITE:  # upstream's StoreAddDisabled
+            raise Gone("Error in store configuration. Adding images to store is disabled.")
         reason = self.read_only.get(store.backend_id)
         if reason is not None:
             if self.clock() - self._failed_at.get(store.backend_id, 0.0) < REOPEN_INTERVAL:

@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from spyglass.config import load_settings
-from spyglass.errors import ConfigError, StoreMisconfigured, StoreUnavailable
+from spyglass.errors import ConfigError, Gone, StoreMisconfigured, StoreUnavailable
 from spyglass.stores import registry
 from spyglass.stores.base import Capability, ReadResult, Store, WriteResult
 from spyglass.stores.filesystem import FilesystemStore
@@ -158,8 +158,9 @@ async def test_read_only_drivers_are_never_written(tmp_path: Path) -> None:
             return Capability.READ
 
     stores = StoreSet({"web": ReadOnly("web")}, "web")
-    with pytest.raises(StoreUnavailable, match="Store web is read-only"):
+    with pytest.raises(Gone, match="Adding images to store is disabled") as failed:
         await stores.writable()
+    assert failed.value.http_status == 410
 
 
 def _settings(tmp_path: Path, text: str) -> StoreSet:
