@@ -16,14 +16,19 @@ from typing import cast
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from spyglass.api import caching
 from spyglass.api.access_log import AccessLogMiddleware
 from spyglass.api.errors import EXCEPTION_HANDLERS
+from spyglass.api.health import (
+    Check,
+    Healthcheck,
+    database_check,
+    probe_check,
+    stores_check,
+)
 from spyglass.api.middleware import (
     ContextMiddleware,
     RequestIdMiddleware,
@@ -250,7 +255,11 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
         routes=[
             Route("/", versions),
             Route("/versions", versions),
-            Route("/healthcheck", healthcheck),
+            Route(
+                "/healthcheck",
+                Healthcheck(settings, health_checks(database, registry, stores)).answer,
+                methods=["GET", "HEAD"],
+            ),
             *ROUTES,
             *(V1_ROUTES if v1_enabled(settings) else []),
         ],
@@ -311,6 +320,11 @@ def metrics_middleware(settings: Settings, outbox_database: Database | None) -> 
     return [Middleware(MetricsMiddleware, outbox_database=outbox_database)]
 
 
-async def healthcheck(request: Request) -> Response:
-    """Load balancers' probe, as upstream's oslo.middleware healthcheck answers it."""
-    return PlainTextResponse("OK")
+def health_checks(
+    database: Database, registry: RegistryConnection | None, stores: StoreSet
+) -> list[Check]:
+    """What ``/healthcheck`` asks: where the metadata lives, and the stores' state."""
+    metadata = (
+        database_check(database) if registry is None else probe_check("registry", registry.probe)
+    )
+    return [metadata, stores_check(stores)]

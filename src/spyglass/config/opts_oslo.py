@@ -319,6 +319,24 @@ OSLO_OPTIONS: tuple[Opt, ...] = (
         ],
     ),
     *in_section("cors", _CORS),
+    *in_section(
+        "healthcheck",
+        [
+            bool_opt("detailed", False, "List every check's result in /healthcheck answers."),
+            list_opt(
+                "backends",
+                (),
+                "oslo.middleware checks to run: disable_by_file, disable_by_files_ports, "
+                "enable_by_files (the database, registry and stores are always checked).",
+            ),
+            list_opt("allowed_source_ranges", (), "Networks the probe answers (empty: all)."),
+            bool_opt("ignore_proxied_requests", False, "Do not answer requests via a proxy."),
+            str_opt("disable_by_file_path", None, "A file whose presence fails the probe."),
+            list_opt("disable_by_file_paths", (), "port:path pairs, per listening port."),
+            list_opt("enable_by_file_paths", (), "Files that must all exist for the probe."),
+            str_opt("path", "/healthcheck", "Path of the probe (fixed at /healthcheck)."),
+        ],
+    ),
 )
 """Library options Glance's files use, in their sections."""
 
@@ -337,7 +355,6 @@ PASSTHROUGH_SECTIONS: frozenset[str] = frozenset(
         "matchmaker_redis",
         "oslo_reports",
         "profiler",
-        "healthcheck",
         "ssl",
         "glance_client_opts",
         "glance_download_opts",
