@@ -183,7 +183,7 @@ def build_middleware(settings: Settings, services: Services, versions: ASGIApp) 
     stack.append(
         Middleware(
             VersionNegotiationMiddleware,
-            accepted=lambda: accepted_versions(cache_on),
+            accepted=lambda: accepted_versions(cache_on, bool(settings.enabled_backends)),
             versions_app=versions,
             v1=v1_enabled(settings),
             v2=bool(settings.option("DEFAULT", "enable_v2_api")),
@@ -232,6 +232,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
         cache=cache is not None,
         v1=v1_enabled(settings),
         v2=bool(settings.option("DEFAULT", "enable_v2_api")),
+        multi_store=bool(settings.enabled_backends),
     )
 
     @contextlib.asynccontextmanager

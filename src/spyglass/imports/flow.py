@@ -205,10 +205,8 @@ class ImportFlow:
             await verifier.verify(attempt.working, path)
 
     async def _into_store(self, attempt: Attempt, store_id: str, *, copy: bool) -> None:
-        store = self.images.stores.stores.get(store_id)
         try:
-            if store is None:
-                raise ImportFailed(f"Store {store_id} is not configured.")
+            await self.images.stores.writable(store_id)
             attempt.written.append(await self._ingest_once(attempt, store_id, copy=copy))
         except Exception as exc:
             if attempt.job.all_stores_must_succeed:

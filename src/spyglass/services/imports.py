@@ -196,7 +196,9 @@ class ImportService:
                 chosen = [
                     sid
                     for sid, store in stores.stores.items()
-                    if Capability.WRITE in store.capabilities and not sid.startswith("os_glance_")
+                    if Capability.WRITE in store.capabilities
+                    and sid not in stores.read_only
+                    and not sid.startswith("os_glance_")
                 ]
             else:
                 chosen = list(requested or [header or stores.default_id])
