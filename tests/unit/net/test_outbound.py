@@ -236,3 +236,20 @@ async def test_a_body_without_length_streams_to_its_end(
     size, stream = await client.open(origin.put("/nolength", DATA, length=False))
     assert size is None
     assert await read(stream) == DATA
+
+
+async def test_check_resolves_and_checks_without_a_request(origin: HttpOrigin) -> None:
+    async def private(host: str, port: int) -> list[str]:
+        return ["10.1.1.1"]
+
+    client = OutboundClient(OutboundRules.build(allowed_ports=()), resolver=private)
+    try:
+        with pytest.raises(OutboundDenied, match="private"):
+            await client.check("http://images.test/a.img")
+        with pytest.raises(OutboundDenied, match="private"):
+            await client.check(origin.url("/a.img"))
+        with pytest.raises(OutboundDenied, match="http and https"):
+            await client.check("gopher://images.test/")
+    finally:
+        await client.aclose()
+    assert origin.seen == []

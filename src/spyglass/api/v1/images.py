@@ -9,8 +9,10 @@ v2 ones: v1 only maps ``is_public`` onto visibility.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -24,19 +26,24 @@ from spyglass.api.v1.headers import (
     render_headers,
 )
 from spyglass.api.v1.params import parse_v1_query
+from spyglass.api.v1.sources import (
+    RemoteSource,
+    check_location,
+    copy_client,
+    copy_task,
+    register_location,
+    remote_source,
+)
 from spyglass.api.v2.common import context, json_body, require_no_body, services
 from spyglass.api.v2.image_data import body_stream, content_length
 from spyglass.domain import properties as props
 from spyglass.domain.image import Image, ImageStatus, Visibility
 from spyglass.domain.patch import Change, PatchOp
-from spyglass.errors import BadRequest, Conflict, Forbidden, NotFound
+from spyglass.errors import BadRequest, Conflict, Forbidden, NotFound, SpyglassError
+from spyglass.net.outbound import OutboundClient
 
 _AMAZON = ("aki", "ari", "ami")
 _SETTABLE = ("name", "disk_format", "container_format", "min_disk", "min_ram", "protected")
-_UNSUPPORTED_SOURCE = (
-    "{header} is not supported by this server: it has no store that reads from remote "
-    "locations with outbound address rules. Upload the data in the request body instead."
-)
 
 
 # -- reading a request ---------------------------------------------------------------------
@@ -51,32 +58,32 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def _read_request(request: Request) -> tuple[V1Meta, bool]:
-    """The request's metadata, and whether its body is image data.
+async def _read_request(request: Request) -> tuple[V1Meta, bool, RemoteSource | None]:
+    """The request's metadata, whether its body is image data, and its remote source
+    (``x-image-meta-location`` or ``x-glance-api-copy-from``): one data source at most.
 
     A JSON body (openstacksdk's v1 proxy sends one) holds metadata; header values
     win over it. Data needs ``application/octet-stream`` (or no Content-Type).
     """
     headers = parse_meta(request.scope["headers"])
-    if "x-glance-api-copy-from" in request.headers:
-        raise BadRequest(_UNSUPPORTED_SOURCE.format(header="x-glance-api-copy-from"))
-    if headers.has("location") or headers.has("copy_from"):
-        raise BadRequest(_UNSUPPORTED_SOURCE.format(header="x-image-meta-location"))
+    media = _media_type(request)
+    meta, has_data = headers, False
     if not _has_body(request):
         # upstream: an explicit size of 0 is an image with no data, active at once
-        empty = headers.core.get("size") == 0 and _media_type(request) != "application/json"
-        return headers, empty and bool(headers.core.get("disk_format") or request.method == "PUT")
-    media = _media_type(request)
-    if media == "application/json":
+        empty = headers.core.get("size") == 0 and media != "application/json"
+        has_data = empty and bool(headers.core.get("disk_format") or request.method == "PUT")
+    elif media == "application/json":
         meta = meta_from_document(await json_body(request))
-        if meta.has("location") or meta.has("copy_from"):
-            raise BadRequest(_UNSUPPORTED_SOURCE.format(header="location"))
         meta.core.update(headers.core)
         meta.properties.update(headers.properties)
-        return meta, False
-    if media not in ("", "application/octet-stream"):
+    elif media in ("", "application/octet-stream"):
+        has_data = True
+    else:
         raise BadRequest("Content-Type must be application/octet-stream for image data.")
-    return headers, True
+    source = remote_source(request, meta)
+    if source is not None and _has_body(request) and has_data:
+        raise BadRequest("Give the image data in the body, a location or a copy-from, not two.")
+    return meta, has_data and source is None, source
 
 
 def _check_store(request: Request, meta: V1Meta) -> None:
@@ -190,13 +197,14 @@ async def list_detail(request: Request) -> Response:
 async def create_image(request: Request) -> Response:
     svc = services(request)
     ctx = context(request)
-    meta, has_data = await _read_request(request)
+    meta, has_data, source = await _read_request(request)
     _check_store(request, meta)
     _formats(meta)
-    if has_data:
+    if has_data or source is not None:
         _check_declared_size(request, meta)
         if not meta.core.get("disk_format") or not meta.core.get("container_format"):
             raise BadRequest("Disk format and container format must be specified with data.")
+    client = await _check_source(request, source, meta)
     document: dict[str, Any] = {
         k: meta.core[k] for k in (*_SETTABLE, "owner", "id") if meta.core.get(k) is not None
     }
@@ -207,9 +215,30 @@ async def create_image(request: Request) -> Response:
     image = await svc.images.create(ctx, document)
     if has_data:
         image = await _upload(request, image, meta)
+    if source is not None and not source.copy:
+        try:
+            image = await register_location(request, image, source.url)
+        except BaseException:
+            with anyio.CancelScope(shield=True), contextlib.suppress(SpyglassError):
+                await svc.images.delete(ctx, image.id)  # no image without its data
+            raise
     response = _image_response(request, image, status=201)
     response.headers["Location"] = str(request.url_for("v1_image", image_id=image.id))
+    if client is not None and source is not None:
+        response.background = copy_task(request, image, client, source.url, meta)
     return response
+
+
+async def _check_source(
+    request: Request, source: RemoteSource | None, meta: V1Meta
+) -> OutboundClient | None:
+    """What must hold before the image is touched; for a copy, the client to fetch with."""
+    if source is None:
+        return None
+    if source.copy:
+        return await copy_client(request, source.url)
+    await check_location(request, source.url, meta.core.get("size"))
+    return None
 
 
 async def head_image(request: Request) -> Response:
@@ -252,10 +281,12 @@ async def update_image(request: Request) -> Response:
     svc = services(request)
     ctx = context(request)
     image_id = request.path_params["image_id"]
-    meta, has_data = await _read_request(request)
+    meta, has_data, source = await _read_request(request)
     current = await svc.images.get(ctx, image_id)
     _check_store(request, meta)
     _formats(meta, current)
+    if source is not None and current.status is not ImageStatus.QUEUED:
+        raise BadRequest("A location or copy-from can be given only for a queued image.")
     for key in ("status", "id"):
         if meta.has(key) and meta.core[key] != str(getattr(current, key)):
             raise Forbidden(f"Forbidden to modify '{key}' of image {image_id}.")
@@ -273,13 +304,19 @@ async def update_image(request: Request) -> Response:
     purge = not has_data and lenient_bool(
         request.headers.get("x-glance-registry-purge-props", default_purge)
     )
+    client = await _check_source(request, source, meta)
     changes = _changes(meta, _readable(request, current), purge=purge)
     image = current
     if changes:
         image = await svc.images.update(ctx, image_id, changes)
     if has_data:
         image = await _upload(request, image, meta)
-    return _image_response(request, image)
+    if source is not None and not source.copy:
+        image = await register_location(request, image, source.url)
+    response = _image_response(request, image)
+    if client is not None and source is not None:
+        response.background = copy_task(request, image, client, source.url, meta)
+    return response
 
 
 def _changes(meta: V1Meta, current: Image, *, purge: bool) -> list[Change]:
