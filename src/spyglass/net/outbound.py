@@ -137,7 +137,11 @@ class OutboundClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def check(self, url: str) -> Target:
+    def check(self, url: str) -> Target:
+        """The scheme, host and port rules alone (no DNS), for early 400s."""
+        return self.rules.check_url(url)
+
+    async def check_reachable(self, url: str) -> Target:
         """Every rule, the host resolved and its addresses checked, without a request:
         an early 400 for a URL that would be refused later (each request checks again)."""
         target = self.rules.check_url(url)

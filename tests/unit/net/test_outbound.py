@@ -245,11 +245,11 @@ async def test_check_resolves_and_checks_without_a_request(origin: HttpOrigin) -
     client = OutboundClient(OutboundRules.build(allowed_ports=()), resolver=private)
     try:
         with pytest.raises(OutboundDenied, match="private"):
-            await client.check("http://images.test/a.img")
+            await client.check_reachable("http://images.test/a.img")
         with pytest.raises(OutboundDenied, match="private"):
-            await client.check(origin.url("/a.img"))
+            await client.check_reachable(origin.url("/a.img"))
         with pytest.raises(OutboundDenied, match="http and https"):
-            await client.check("gopher://images.test/")
+            client.check("gopher://images.test/")
     finally:
         await client.aclose()
     assert origin.seen == []

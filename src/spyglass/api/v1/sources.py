@@ -88,7 +88,7 @@ async def copy_client(request: Request, url: str) -> OutboundClient:
     client = next((s.client for s in stores if isinstance(s, HttpStore)), None)
     if client is None:
         raise BadRequest("copy-from needs the http store (glance_store's stores = file,http).")
-    await client.check(url)
+    await client.check_reachable(url)
     return client
 
 
