@@ -43,8 +43,9 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
-def add_copy(server: LiveServer, image_id: str, store: str, path: Path, data: bytes) -> None:
-    """Give the image a second location, as ``copy-image`` would, straight in the database."""
+def add_copy(server: LiveServer, image_id: str, store: str | None, path: Path, data: bytes) -> None:
+    """Give the image a second location, as ``copy-image`` would, straight in the database
+    (``store`` None: recorded without one, as single-store Glance did)."""
     path.write_bytes(data)
     now = f"{datetime.now(UTC):%F %T.%f}"
     with sqlite3.connect(server.data_dir / "spyglass.sqlite") as db:
@@ -54,7 +55,7 @@ def add_copy(server: LiveServer, image_id: str, store: str, path: Path, data: by
             (
                 image_id,
                 path.as_uri(),
-                json.dumps({"store": store}),
+                json.dumps({} if store is None else {"store": store}),
                 now,
             ),
         )
@@ -174,3 +175,18 @@ def test_single_store_has_no_stores_api(live_server: LiveServer) -> None:
         )
         assert "stores" not in plain.get(f"/v2/images/{image_id}").json()
         assert plain.delete(f"/v2/stores/file/{image_id}").status_code == 404
+
+
+@pytest.mark.parametrize("recorded", [None, "file", "renamed"])
+def test_locations_from_single_store_days_are_placed_by_their_url(
+    client: httpx.Client, server: LiveServer, tmp_path: Path, recorded: str | None
+) -> None:
+    image = create(client, **IMAGE)
+    assert upload(client, image["id"], b"fast copy").status_code == 204
+    old = tmp_path / "cheap" / image["id"]
+    add_copy(server, image["id"], recorded, old, b"old copy")
+    assert client.get(f"/v2/images/{image['id']}").json()["stores"] == "fast,cheap"
+    assert client.get(f"/v2/images/{image['id']}/file").content == b"old copy"  # weight 50
+    assert client.delete(f"/v2/stores/cheap/{image['id']}").status_code == 204
+    assert not old.exists()
+    assert client.get(f"/v2/images/{image['id']}").json()["stores"] == "fast"

@@ -7,6 +7,7 @@ errors carry it), then version negotiation, then the caller's context.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -66,7 +67,7 @@ from spyglass.services.images import ImageService
 from spyglass.services.members import MemberService
 from spyglass.services.metadefs import MetadefService
 from spyglass.services.quotas import parse_storage_quota
-from spyglass.services.stores import StoreService
+from spyglass.services.stores import StoreService, store_ids
 from spyglass.services.upload import UploadService
 from spyglass.stores.registry import StoreSet, build_store_set
 from spyglass.streams.digest import check_algorithm
@@ -152,7 +153,7 @@ def build_services(
         views=ViewOptions(
             show_direct_url=settings.show_image_direct_url,
             show_locations=settings.show_multiple_locations,
-            show_stores=stores.multiple,
+            stores_of=functools.partial(store_ids, stores) if stores.multiple else None,
         ),
         metadefs=MetadefService(repos.metadefs, policy),
         stores=StoreService(images, types=dict(settings.enabled_backends or {})),

@@ -13,7 +13,7 @@ from spyglass.errors import Forbidden, NotFound, RangeNotSatisfiable, StoreUnava
 from spyglass.notify.events import send_event
 from spyglass.services.images import ImageService
 from spyglass.services.ports import DataCache, NoEvents
-from spyglass.services.stores import reading_order, store_id_of
+from spyglass.services.stores import location_store, reading_order
 from spyglass.stores.base import ByteRange, ReadResult
 from spyglass.types import ByteStream
 
@@ -66,8 +66,9 @@ class DownloadService:
 
     async def read_store(self, image: Image, byte_range: ByteRange | None) -> ReadResult:
         """Open the first of the image's locations that answers."""
-        for location in reading_order(self.images.stores, image.locations):
-            store = self.images.stores.store_of(location.url, store_id_of(location))
+        stores = self.images.stores
+        for location in reading_order(stores, image.locations):
+            store = self.images.stores.store_of(location.url, location_store(stores, location))
             try:
                 return await store.get(location.url, byte_range=byte_range)
             except NotFound:

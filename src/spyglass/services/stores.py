@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from spyglass.context import RequestContext
-from spyglass.domain.image import Image, ImageStatus, Location
+from spyglass.domain.image import ImageStatus, Location
 from spyglass.errors import BadRequest, ConcurrentUpdate, Conflict, Forbidden, NotFound
 from spyglass.services.images import ImageService
 from spyglass.stores.base import Capability, Store, WriteResult
@@ -23,9 +23,15 @@ _SAVE_ATTEMPTS = 20
 
 
 def store_id_of(location: Location) -> str | None:
-    """The backend id a location was written to (``metadata.store``), if recorded."""
+    """The backend id recorded with a location (``metadata.store``), if any."""
     backend = location.metadata.get("store")
     return backend if isinstance(backend, str) else None
+
+
+def location_store(stores: StoreSet, location: Location) -> str | None:
+    """The backend a location is in: the recorded one, or (for locations recorded
+    before multi-store, or under a renamed backend) the one serving its URL."""
+    return stores.backend_of(location.url, store_id_of(location))
 
 
 def check_store_id(stores: StoreSet, backend_id: str) -> None:
@@ -54,14 +60,15 @@ def reading_order(stores: StoreSet, locations: Sequence[Location]) -> list[Locat
         return list(locations)
 
     def weight(location: Location) -> int:
-        return -stores.weights.get(store_id_of(location) or "", 0)
+        return -stores.weights.get(location_store(stores, location) or "", 0)
 
     return sorted(locations, key=weight)
 
 
-def store_ids(image: Image) -> list[str]:
-    """The stores holding the image's data, for the image's ``stores`` field."""
-    return [backend for backend in map(store_id_of, image.locations) if backend]
+def store_ids(stores: StoreSet, locations: Sequence[Location]) -> list[str]:
+    """The stores holding an image's data, for the image's ``stores`` field."""
+    found = (location_store(stores, location) for location in locations)
+    return [backend for backend in found if backend]
 
 
 class StoreService:
@@ -130,7 +137,9 @@ class StoreService:
                 "Cannot delete image data from the only store containing it. Consider "
                 "deleting the image instead."
             )
-        doomed = next((loc for loc in image.locations if store_id_of(loc) == store_id), None)
+        doomed = next(
+            (loc for loc in image.locations if location_store(self.stores, loc) == store_id), None
+        )
         if doomed is None:
             raise NotFound(f"Image {image_id} is not stored in store {store_id}.")
         if not await self.images.repo.location_in_use(doomed.url, excluding=image_id):

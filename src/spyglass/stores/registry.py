@@ -189,6 +189,17 @@ class StoreSet:
             return matching[0]
         raise BadStoreUri(f"No store is configured for locations of scheme {scheme!r}.")
 
+    def backend_of(self, url: str, recorded: str | None) -> str | None:
+        """The backend holding ``url``: the recorded id if it is enabled, else the
+        store that serves the URL (locations from single-store days, or a backend
+        the operator renamed), as upstream works it out; None if none does."""
+        if recorded is not None and recorded in self.stores:
+            return recorded
+        try:
+            return self.for_location(url).backend_id
+        except BadStoreUri:
+            return None
+
     def store_of(self, url: str, backend_id: str | None) -> Store:
         """The store a location lives in, by its recorded backend id when enabled."""
         if backend_id is not None and backend_id in self.stores:

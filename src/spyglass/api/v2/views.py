@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,8 @@ from spyglass.stores.location import redact
 class ViewOptions:
     show_direct_url: bool = False
     show_locations: bool = False
-    show_stores: bool = False
-    """Multi-store: images list the stores holding their data (``stores``)."""
+    stores_of: Callable[[Sequence[Location]], list[str]] | None = None
+    """Multi-store: the backends holding data at these locations (the ``stores`` field)."""
 
 
 def isotime(when: datetime | None) -> str | None:
@@ -55,10 +56,10 @@ def image_view(image: Image, options: ViewOptions) -> dict[str, Any]:
         body["direct_url"] = redact(image.locations[0].url)
     if options.show_locations:
         body["locations"] = [location_view(loc) for loc in image.locations]
-    if options.show_stores:
-        held = [loc.metadata.get("store") for loc in image.locations]
-        if any(isinstance(backend, str) for backend in held):
-            body["stores"] = ",".join(b for b in held if isinstance(b, str))
+    if options.stores_of is not None:
+        held = options.stores_of(image.locations)
+        if held:
+            body["stores"] = ",".join(held)
     return body
 
 
