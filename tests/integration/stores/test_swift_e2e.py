@@ -1,0 +1,141 @@
+"""Images on Swift end to end: a live server whose default store is the real Swift,
+driven over HTTP and by python-glanceclient's ``glance``."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from tests.compat.conftest import BIN_DIR, Cli, cli_env, property_table
+from tests.integration.stores.swift_backend import (
+    KEY,
+    USER,
+    SwiftProxy,
+    container_name,
+    swift_main,
+)
+from tests.memory import MIB, assert_memory_is_flat
+from tests.server import LiveServer, pattern_stream
+
+__all__ = ["cli_env", "swift_main"]  # fixtures
+SIZE = 64 * MIB
+SEGMENT_MIB = 8
+
+
+@pytest.fixture(scope="module")
+def container(swift_main: SwiftProxy) -> Iterator[str]:
+    name = container_name("e2e")
+    yield name
+    swift_main.remove_container(name)
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, swift_main: SwiftProxy, container: str
+) -> Iterator[LiveServer]:
+    """Classic single-store options, as a seed-era glance-api.conf has them."""
+    live = LiveServer(
+        tmp_path_factory.mktemp("swift-e2e"),
+        [
+            "[glance_store]",
+            "default_store = swift",
+            f"swift_store_auth_address = {swift_main.auth_url}",
+            f"swift_store_user = {USER}",
+            f"swift_store_key = {KEY}",
+            "swift_store_auth_version = 1",
+            f"swift_store_container = {container}",
+            "swift_store_create_container_on_put = true",
+            f"swift_store_large_object_size = {2 * SEGMENT_MIB}",
+            f"swift_store_large_object_chunk_size = {SEGMENT_MIB}",
+        ],
+    ).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=300, trust_env=False) as http:
+        yield http
+
+
+def _digests(chunks: Iterator[bytes]) -> tuple[str, str]:
+    md5, sha512 = hashlib.md5(), hashlib.sha512()
+    for chunk in chunks:
+        md5.update(chunk)
+        sha512.update(chunk)
+    return md5.hexdigest(), sha512.hexdigest()
+
+
+def test_64_mib_over_the_api(client: httpx.Client, swift_main: SwiftProxy, container: str) -> None:
+    image = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"})
+    image_id = image.json()["id"]
+    response = client.put(
+        f"/v2/images/{image_id}/file",
+        content=pattern_stream(SIZE),
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == 204, response.text
+    shown = client.get(f"/v2/images/{image_id}").json()
+    md5, sha512 = _digests(pattern_stream(SIZE))
+    assert (shown["status"], shown["size"]) == ("active", SIZE)
+    assert (shown["checksum"], shown["os_hash_value"]) == (md5, sha512)
+    with client.stream("GET", f"/v2/images/{image_id}/file") as download:
+        assert download.status_code == 200
+        assert download.headers["Content-MD5"] == md5
+        assert _digests(download.iter_raw()) == (md5, sha512)
+    ranged = client.get(
+        f"/v2/images/{image_id}/file", headers={"Range": f"bytes={SEGMENT_MIB * MIB - 10}-"}
+    )
+    assert ranged.status_code == 206
+    assert ranged.content == b"".join(pattern_stream(SIZE))[SEGMENT_MIB * MIB - 10 :]
+
+    segments = [f"{image_id}-{n:05d}" for n in range(1, SIZE // (SEGMENT_MIB * MIB) + 1)]
+    names = anyio.run(swift_main.names, container)
+    assert sorted(n for n in names if n.startswith(image_id)) == [image_id, *segments]
+    assert client.delete(f"/v2/images/{image_id}").status_code == 204
+    names = anyio.run(swift_main.names, container)
+    assert [n for n in names if n.startswith(image_id)] == []
+
+
+def test_64_mib_with_the_glance_client(
+    server: LiveServer, client: httpx.Client, tmp_path: Path
+) -> None:
+    executable = BIN_DIR / "glance"
+    if not executable.exists():
+        pytest.skip(
+            "python-glanceclient is not installed in this venv (pip install -e '.[compat]')"
+        )
+    source, copy = tmp_path / "disk.img", tmp_path / "copy.img"
+    with source.open("wb") as out:
+        for piece in pattern_stream(SIZE):
+            out.write(piece)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": str(BIN_DIR), "HOME": str(home), "LANG": "C.UTF-8", "COLUMNS": "200"}
+    glance = Cli(executable, ("--os-image-url", server.url, "--os-auth-token", "x"), home, env)
+    created = glance.run(
+        "image-create", "--name", "swift-e2e", "--disk-format", "raw",
+        "--container-format", "bare", "--file", str(source),
+    )  # fmt: skip
+    shown = property_table(created.stdout)
+    try:
+        md5, sha512 = _digests(pattern_stream(SIZE))
+        assert (shown["status"], shown["size"]) == ("active", str(SIZE))
+        assert (shown["checksum"], shown["os_hash_value"]) == (md5, sha512)
+        glance.run("image-download", "--file", str(copy), shown["id"])
+        assert copy.stat().st_size == SIZE
+        with copy.open("rb") as got:
+            assert _digests(iter(lambda: got.read(MIB), b"")) == (md5, sha512)
+    finally:
+        client.delete(f"/v2/images/{shown['id']}")
+
+
+@pytest.mark.slow
+def test_peak_rss_is_flat_on_swift(server: LiveServer) -> None:
+    assert_memory_is_flat(server, small=16 * MIB, large=256 * MIB)
