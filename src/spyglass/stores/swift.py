@@ -183,6 +183,14 @@ class SwiftStore(Store):
             verify=False if options.get("swift_store_auth_insecure") else (cacert or True),
         )
 
+    def properties(self) -> Mapping[str, object]:
+        """Upstream's keys; both sizes in bytes, as upstream shows them."""
+        return {
+            "container": self.container,
+            "large_object_size": self.large_object_size,
+            "large_object_chunk_size": self.segment_size,
+        }
+
     @property
     def capabilities(self) -> Capability:
         return Capability.READ | Capability.READ_RANGE | Capability.WRITE | Capability.DELETE

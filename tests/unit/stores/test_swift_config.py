@@ -42,6 +42,11 @@ def test_the_classic_options_make_reference_ref1(tmp_path: Path) -> None:
     assert store.retry_get_count == 4
     assert (store.catalog.region, store.catalog.endpoint_type) == ("RegionTwo", "internalURL")
     assert "s3cr3t" not in repr(store.references)
+    assert store.properties() == {
+        "container": "images",
+        "large_object_size": 10 * MiB,
+        "large_object_chunk_size": 2 * MiB,
+    }
 
 
 def test_a_config_file_names_the_references(tmp_path: Path) -> None:
