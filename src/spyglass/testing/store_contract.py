@@ -183,6 +183,7 @@ class StoreContract:
         location = await self._put(store, payload(10), size=10, image_id=image_id)
         missing = location.replace(image_id, _image_id())
         assert missing != location, "the location names the image id it was added as"
+        assert store.image_of(location) in (image_id, None), "image_of names another image"
         with pytest.raises(NotFound):
             await store.get(missing)
         with pytest.raises(NotFound):
