@@ -65,11 +65,12 @@ def build_imports(
     prefixes = cast(
         "Sequence[str]", settings.option("glance_download_properties", "extra_properties")
     )
+    plugins = load_plugins(settings)
     flow = ImportFlow(
         uploads,
         repo,
         staging,
-        plugins=load_plugins(settings),
+        plugins=plugins,
         web=web,
         remote=RemoteGlance(endpoints or {}, web.read_json),
         download_properties=tuple(prefixes),
@@ -95,6 +96,7 @@ def build_imports(
         self_url=self_url,
         clock=utcnow,
         wake=worker.wake,
+        inspect_staged=not any(plugin.changes_data for plugin in plugins),
     )
     tasks = TaskService(uploads.images, repo, clock=utcnow, wake=worker.wake)
     return ImportParts(imports, tasks, staging, worker, web)

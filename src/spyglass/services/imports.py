@@ -64,8 +64,11 @@ class ImportService:
         self_url: str | None,
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
+        inspect_staged: bool = True,
     ) -> None:
         self.uploads = uploads
+        self.inspect_staged = inspect_staged
+        """Judge staged data's format (unless a plugin may change it before the import)."""
         self.images = uploads.images
         self.tasks = tasks
         self.staging = staging
@@ -109,7 +112,7 @@ class ImportService:
                 store=self.staging.store,
                 size=size,
                 length_hint=length_hint,
-                inspect=uploading.disk_format is not None,
+                inspect=self.inspect_staged and uploading.disk_format is not None,
             )
             uploading.size = got.digests.size
             await self.images.repo.save_data(uploading, expect_status=ImageStatus.UPLOADING)

@@ -43,6 +43,9 @@ class PluginJob:
 
 class ImportPlugin(Protocol):
     name: ClassVar[str]
+    changes_data: ClassVar[bool]
+    """Whether the staged bytes may be replaced (then staging does not judge their
+    format: the import does, after the plugins ran)."""
 
     async def run(self, job: PluginJob) -> None: ...
 

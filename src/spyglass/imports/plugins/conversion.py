@@ -79,6 +79,7 @@ def check_safe(info: dict[str, Any]) -> None:
 
 class Conversion:
     name: ClassVar[str] = "image_conversion"
+    changes_data: ClassVar[bool] = True
 
     def __init__(self, output_format: str, timeout: float) -> None:
         self.output_format = output_format

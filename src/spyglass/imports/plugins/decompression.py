@@ -112,6 +112,7 @@ def decompress(path: Path, cap: int) -> str | None:
 
 class Decompression:
     name: ClassVar[str] = "image_decompression"
+    changes_data: ClassVar[bool] = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ImportPlugin:

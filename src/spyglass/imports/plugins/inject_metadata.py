@@ -14,6 +14,7 @@ _SECTION = "inject_metadata_properties"
 
 class InjectMetadata:
     name: ClassVar[str] = "inject_image_metadata"
+    changes_data: ClassVar[bool] = False
 
     def __init__(self, properties: Mapping[str, str], ignore_roles: frozenset[str]) -> None:
         self.properties = dict(properties)
