@@ -7,10 +7,13 @@
 #                                       # ~3 s with the data kept, a no-op when already up
 #   scripts/swift.sh stop               # by pid file only (and our extra proxies)
 #   scripts/swift.sh status             # exit 0 when up, 3 when not
-#   scripts/swift.sh proxy-start PORT [TOKEN_LIFE]
+#   scripts/swift.sh proxy-start PORT [TOKEN_LIFE] [KEYSTONE_URL]
 #                                       # one more proxy on PORT in front of the same storage:
 #                                       # tests stop it to take "Swift" away mid-transfer, and
-#                                       # a short TOKEN_LIFE (seconds) makes its tokens expire
+#                                       # a short TOKEN_LIFE (seconds) makes its tokens expire;
+#                                       # with KEYSTONE_URL it authenticates through that
+#                                       # Keystone (scripts/keystone.sh: user glance of project
+#                                       # service validates tokens) instead of tempauth
 #   scripts/swift.sh proxy-stop PORT    # stop that proxy (a no-op when it is not running)
 #
 # Environment (all optional):
@@ -22,6 +25,7 @@
 #                           SWIFT_NO_MEMCACHED is unset
 #   SWIFT_RESET=1           `start` wipes the data and rings first
 #   SWIFT_PYTHON            interpreter for the venv (python3)
+#   SWIFT_WITH_KEYSTONE=1   `install` adds keystonemiddleware, for Keystone proxies
 #
 # Accounts (tempauth, auth URL http://127.0.0.1:$SWIFT_PORT/auth/v1.0): test:tester/testing and
 # test2:tester2/testing2 (account admins), admin:admin/admin (reseller admin). Storage URL
@@ -82,6 +86,7 @@ installed() {
 cmd_install() {
   lock
   if installed; then
+    if [ -n "${SWIFT_WITH_KEYSTONE:-}" ]; then install_keystonemiddleware; fi
     say "already installed in $VENV"
     return 0
   fi
@@ -91,8 +96,15 @@ cmd_install() {
   # shellcheck disable=SC2086
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check $PINS \
     || die "pip could not install $PINS into $VENV"
+  if [ -n "${SWIFT_WITH_KEYSTONE:-}" ]; then install_keystonemiddleware; fi
   echo "$PINS" >"$VENV/.spyglass-installed"
   say "installed $PINS in $VENV in $(since "$start") s"
+}
+
+install_keystonemiddleware() {
+  "$VENV/bin/python" -c 'import keystonemiddleware' 2>/dev/null && return 0
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "keystonemiddleware==13.0.1" \
+    || die "pip could not install keystonemiddleware into $VENV"
 }
 
 use_memcached() { [ -z "${SWIFT_NO_MEMCACHED:-}" ] && command -v memcached >/dev/null; }
@@ -111,14 +123,16 @@ log_level = ${SWIFT_LOG_LEVEL:-WARNING}
 CONF
 }
 
-# The proxy's configuration: port $1, tempauth token lifetime $2 seconds.
+# The proxy's configuration: port $1, tempauth token lifetime $2 seconds; with Keystone URL
+# $3, Keystone's authtoken + keystoneauth instead of tempauth and s3api.
 proxy_conf() {
-  local cache=""
+  local cache="" auth="s3api tempauth"
   if use_memcached; then cache=cache; fi
+  if [ -n "${3:-}" ]; then auth="authtoken keystoneauth"; fi
   common_conf "$1"
   cat <<CONF
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging $cache listing_formats bulk tempurl s3api tempauth container-quotas copy slo dlo versioned_writes symlink proxy-logging proxy-server
+pipeline = catch_errors gatekeeper healthcheck proxy-logging $cache listing_formats bulk tempurl $auth container-quotas copy slo dlo versioned_writes symlink proxy-logging proxy-server
 [app:proxy-server]
 use = egg:swift#proxy
 allow_account_management = true
@@ -132,6 +146,20 @@ storage_url_scheme = default
 token_life = $2
 fernet_key_1 = $(cat "$D/etc/fernet.key")
 active_fernet_key_id = 1
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = ${3:-}
+auth_url = ${3:-}
+auth_type = password
+username = glance
+password = glance-secret
+project_name = service
+user_domain_id = default
+project_domain_id = default
+delay_auth_decision = True
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+operator_roles = admin, member
 [filter:container-quotas]
 use = egg:swift#container_quotas
 [filter:s3api]
@@ -257,12 +285,19 @@ running() {
   return 1
 }
 
-# Wait up to $2 seconds until proxy port $1 hands out working tokens, while pid file $3's
-# process lives.
+# A proxy on port $1 answers: tempauth hands out working tokens, or (Keystone proxy, $2 set)
+# an anonymous request of an account is refused by keystoneauth.
+proxy_answers() {
+  if [ -z "${2:-}" ]; then authenticated "$1"; return; fi
+  [ "$(http_code -I "http://127.0.0.1:$1/v1/AUTH_probe")" = 401 ]
+}
+
+# Wait up to $2 seconds until proxy port $1 answers (Keystone proxy: $4 set), while pid
+# file $3's process lives.
 wait_up() {
   local deadline=$((SECONDS + $2))
   while [ "$SECONDS" -lt "$deadline" ]; do
-    authenticated "$1" && return 0
+    proxy_answers "$1" "${4:-}" && return 0
     alive "$(cat "$3" 2>/dev/null)" || return 1
     sleep 0.25
   done
@@ -362,21 +397,27 @@ cmd_status() {
 }
 
 cmd_proxy_start() {
-  local port=${1:?usage: $0 proxy-start PORT [TOKEN_LIFE]} life=${2:-86400} conf pidf
+  local port=${1:?usage: $0 proxy-start PORT [TOKEN_LIFE] [KEYSTONE_URL]} life=${2:-86400}
+  local keystone=${3:-} conf pidf
   lock
   running 60 || die "Swift is not running; run: $0 start"
+  if [ -n "$keystone" ]; then
+    "$VENV/bin/python" -c 'import keystonemiddleware' 2>/dev/null \
+      || die "keystonemiddleware is not installed; run: SWIFT_WITH_KEYSTONE=1 $0 install"
+  fi
   conf=$D/etc/proxy-$port.conf
   pidf=$D/run/proxy-$port.pid
-  if our_pid "$pidf" "$conf" >/dev/null && [ "$(proxy_conf "$port" "$life")" = "$(cat "$conf")" ] \
-    && authenticated "$port"; then
+  if our_pid "$pidf" "$conf" >/dev/null \
+    && [ "$(proxy_conf "$port" "$life" "$keystone")" = "$(cat "$conf")" ] \
+    && proxy_answers "$port" "$keystone"; then
     say "proxy already running on http://127.0.0.1:$port"
     return 0
   fi
   stop_pid "$pidf" "$conf"
-  proxy_conf "$port" "$life" >"$conf"
+  proxy_conf "$port" "$life" "$keystone" >"$conf"
   launch proxy "$conf" "$pidf"
-  if wait_up "$port" 120 "$pidf"; then
-    say "proxy up on http://127.0.0.1:$port (token life $life s)"
+  if wait_up "$port" 120 "$pidf" "$keystone"; then
+    say "proxy up on http://127.0.0.1:$port (${keystone:+Keystone $keystone, }token life $life s)"
     return 0
   fi
   tail -n 20 "$D/log/proxy-$port.log" >&2 || true

@@ -258,6 +258,9 @@ class SwiftStore(Store):
         creds = self.references[self.reference]
         container = self.container_for(image_id)
         await self._ensure_container(creds, container)
+        existing = await self._call(creds, "HEAD", container, image_id)
+        if existing.status_code < 300:
+            raise Duplicate(f"Image data for {image_id} already exists in the Swift store.")
         stream = Pushback(data)
         if size is not None and size < self.large_object_size:
             written = await self._put_single(creds, container, image_id, stream, size)
@@ -333,6 +336,8 @@ class SwiftStore(Store):
             if await stream.next() is not None:
                 raise SizeMismatch("The image data is longer than its declared size.")
             return written
+        except Duplicate:
+            raise  # someone else's object: not ours to delete
         except BaseException:
             await self._discard(creds, container, [obj])
             raise
@@ -354,7 +359,12 @@ class SwiftStore(Store):
                     await self._ensure_container(creds, container)  # a fresh token, if need be
                 length = None if size is None else want
                 got = await self._put_streamed(
-                    creds, container, names[-1], stream.take(want, exact=length is not None), length
+                    creds,
+                    container,
+                    names[-1],
+                    stream.take(want, exact=length is not None),
+                    length,
+                    segment=True,
                 )
                 written += got
                 if got < want:
@@ -384,9 +394,14 @@ class SwiftStore(Store):
         obj: str,
         body: AsyncIterator[bytes],
         length: int | None,
+        *,
+        segment: bool = False,
     ) -> int:
+        """PUT ``body``; a segment may replace what a crashed upload left at its name."""
         counted = _Counted(body)
-        headers = {"Content-Type": "application/octet-stream", "If-None-Match": "*"}
+        headers = {"Content-Type": "application/octet-stream"}
+        if not segment:
+            headers["If-None-Match"] = "*"  # image data is never overwritten
         if length is not None:
             headers["Content-Length"] = str(length)
         response = await self._call(

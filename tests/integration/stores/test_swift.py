@@ -14,7 +14,7 @@ import anyio.to_thread
 import pytest
 import swiftclient  # type: ignore[import-untyped]
 
-from spyglass.errors import NotFound, StoreMisconfigured, StoreUnavailable
+from spyglass.errors import Duplicate, NotFound, StoreMisconfigured, StoreUnavailable
 from spyglass.stores.base import Store
 from spyglass.stores.swift import SwiftStore
 from spyglass.stores.swift_auth import Token
@@ -277,6 +277,22 @@ async def test_our_large_objects_read_with_swiftclient(
     names = await swift_main.names(container)
     assert names == ["ours", "ours-00001", "ours-00002", "ours-00003", "ours-00004"]
     await store.delete(written.location)
+    await store.close()
+
+
+@pytest.mark.parametrize("size", [1000, 3 * THRESHOLD])
+async def test_image_data_is_never_overwritten(
+    swift_main: SwiftProxy, container: str, size: int
+) -> None:
+    store = make_store(swift_main, container)
+    await store.open()
+    first = payload(size)
+    written = await store.add("twice", pieces(first), size=size)
+    with pytest.raises(Duplicate):
+        await store.add("twice", pieces(payload(size, seed=1)), size=size)
+    assert await read_all(store, written.location) == first
+    await store.delete(written.location)
+    assert await swift_main.names(container) == []
     await store.close()
 
 

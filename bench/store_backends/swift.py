@@ -1,0 +1,231 @@
+"""Swift: the test Swift of ``scripts/swift.sh``; its own client is python-swiftclient.
+
+upstream's glance_store Swift driver authenticates only through Keystone v3 (its
+connection manager always builds a keystoneauth ``V3Password``), so with
+``BENCH_SWIFT_KEYSTONE=<Keystone URL>`` (``scripts/keystone.sh``) all three movers go
+through a Keystone proxy of the same Swift (``scripts/swift.sh proxy-start PORT 86400 URL``)
+as user ``glance`` of project ``service``, and upstream can be measured. Without it the own
+client and Spyglass use tempauth on the main proxy (``$SWIFT_PORT``), and the run needs
+``--no-upstream``.
+
+All three write segments of ``BENCH_SWIFT_SEGMENT_MIB`` (100) MiB behind a DLO manifest
+above that size (swiftclient: ``SwiftService.upload`` with that ``segment_size``, its
+default 10 segment threads; glance_store and Spyglass: ``swift_store_large_object_size``
+and ``_chunk_size``); downloads are one GET read in 1 MiB pieces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from store_backends import StoreBackend, UpstreamStore
+
+REPO = Path(__file__).resolve().parents[2]
+SWIFT_SH = REPO / "scripts" / "swift.sh"
+SEGMENT_MIB = int(os.environ.get("BENCH_SWIFT_SEGMENT_MIB", "100"))
+READ_SIZE = 1024 * 1024
+TEMPAUTH = ("test:tester", "testing")
+KEYSTONE_USER = ("glance", "glance-secret", "service")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _project_id(keystone: str) -> str:
+    """The id of project ``service``, from a token of user ``glance``."""
+    user, password, project = KEYSTONE_USER
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": user, "password": password, "domain": {"id": "default"}}
+                },
+            },
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}},
+        }
+    }
+    request = urllib.request.Request(
+        f"{keystone}/v3/auth/tokens",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=30) as response:
+        return str(json.load(response)["token"]["project"]["id"])
+
+
+class Swift(StoreBackend):
+    name = "swift"
+    own_client = (
+        f"python-swiftclient SwiftService.upload, {SEGMENT_MIB} MiB DLO segments on its "
+        "10 segment threads; get_object read in 1 MiB pieces"
+    )
+    remark = (
+        "swift: every mover talks to the same single-replica Swift all-in-one (four "
+        "eventlet processes, one object server) on the same two cores; Swift's proxy and "
+        "object server spend most of the CPU (MD5 of every object on the object server, "
+        "eventlet's socket loops), so the movers' differences are bounded by what is left. "
+        "swiftclient uploads its segments on 10 threads in parallel, which Spyglass and "
+        "upstream cannot do from one streamed request without holding several segments "
+        "in memory."
+    )
+
+    def __init__(self) -> None:
+        self.keystone = os.environ.get("BENCH_SWIFT_KEYSTONE", "").rstrip("/")
+        self.proxy_port = int(os.environ.get("SWIFT_PORT", "8080"))
+        self.storage_url = ""
+        self.container = "bench-own"
+
+    # -- where and how -------------------------------------------------------------------
+
+    def unavailable(self) -> str | None:
+        try:
+            import swiftclient  # type: ignore[import-untyped]  # noqa: F401
+        except ImportError:
+            return "python-swiftclient is not installed (pip install -e '.[test]')"
+        status = subprocess.run(
+            ["bash", str(SWIFT_SH), "status"], capture_output=True, text=True, check=False
+        )
+        if status.returncode != 0:
+            return "Swift is not running (scripts/swift.sh install && scripts/swift.sh start)"
+        if self.keystone:
+            self.proxy_port = _free_port()
+            command = ["proxy-start", str(self.proxy_port), "86400", self.keystone]
+            started = subprocess.run(
+                ["bash", str(SWIFT_SH), *command],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if started.returncode != 0:
+                return f"no Keystone proxy: {started.stderr.strip()[-300:]}"
+            self.storage_url = (
+                f"http://127.0.0.1:{self.proxy_port}/v1/AUTH_{_project_id(self.keystone)}"
+            )
+        return None
+
+    def _store_options(self, container: str) -> list[str]:
+        if self.keystone:
+            user, password, project = KEYSTONE_USER
+            auth = [
+                "swift_store_auth_version = 3",
+                f"swift_store_auth_address = {self.keystone}/v3",
+                f"swift_store_user = {project}:{user}",
+                f"swift_store_key = {password}",
+                f"swift_store_endpoint = {self.storage_url}",
+            ]
+        else:
+            auth = [
+                "swift_store_auth_version = 1",
+                f"swift_store_auth_address = http://127.0.0.1:{self.proxy_port}/auth/v1.0",
+                f"swift_store_user = {TEMPAUTH[0]}",
+                f"swift_store_key = {TEMPAUTH[1]}",
+            ]
+        return [
+            *auth,
+            f"swift_store_container = {container}",
+            "swift_store_create_container_on_put = True",
+            f"swift_store_large_object_size = {SEGMENT_MIB}",
+            f"swift_store_large_object_chunk_size = {SEGMENT_MIB}",
+        ]
+
+    def spyglass_lines(self, work: Path) -> list[str]:
+        return ["[glance_store]", "default_store = swift", *self._store_options("bench-spyglass")]
+
+    def upstream_store(self, work: Path) -> UpstreamStore:
+        if not self.keystone:
+            raise SystemExit(
+                "swift: upstream's glance_store authenticates to Swift only through Keystone "
+                "v3; set BENCH_SWIFT_KEYSTONE=http://127.0.0.1:PORT (scripts/keystone.sh) "
+                "or run with --no-upstream"
+            )
+        section = "\n".join(["[bench]", *self._store_options("bench-upstream")])
+        return UpstreamStore(
+            backends="bench:swift",
+            default="bench",
+            sections=section + "\n",
+            pip=("python-swiftclient",),
+        )
+
+    # -- the own client ------------------------------------------------------------------
+
+    def _options(self) -> dict[str, Any]:
+        if self.keystone:
+            user, password, project = KEYSTONE_USER
+            return {
+                "auth": f"{self.keystone}/v3",
+                "user": user,
+                "key": password,
+                "auth_version": "3",
+                "os_project_name": project,
+                "os_user_domain_id": "default",
+                "os_project_domain_id": "default",
+                "os_storage_url": self.storage_url,
+            }
+        return {
+            "auth": f"http://127.0.0.1:{self.proxy_port}/auth/v1.0",
+            "user": TEMPAUTH[0],
+            "key": TEMPAUTH[1],
+            "auth_version": "1",
+        }
+
+    def own_upload(self, source: Path, name: str) -> None:
+        from swiftclient.service import (  # type: ignore[import-untyped]
+            SwiftService,
+            SwiftUploadObject,
+        )
+
+        options = {"segment_size": SEGMENT_MIB * READ_SIZE, "use_slo": False}
+        with SwiftService(options=self._options()) as service:
+            results = service.upload(
+                self.container, [SwiftUploadObject(str(source), object_name=name)], options
+            )
+            for result in results:
+                if not result["success"]:
+                    raise SystemExit(f"swift: own upload failed: {result.get('error')}")
+
+    def _connection(self) -> Any:
+        import swiftclient
+
+        options = self._options()
+        os_options = {
+            key.removeprefix("os_"): value
+            for key, value in options.items()
+            if key.startswith("os_")
+        }
+        if "storage_url" in os_options:
+            os_options["object_storage_url"] = os_options.pop("storage_url")
+        return swiftclient.Connection(
+            authurl=options["auth"],
+            user=options["user"],
+            key=options["key"],
+            auth_version=options["auth_version"],
+            os_options=os_options,
+        )
+
+    def own_download(self, name: str) -> int:
+        _, body = self._connection().get_object(self.container, name, resp_chunk_size=READ_SIZE)
+        return sum(len(chunk) for chunk in body)
+
+    def own_delete(self, name: str) -> None:
+        from swiftclient.service import SwiftService
+
+        with SwiftService(options=self._options()) as service:
+            for result in service.delete(self.container, [name]):
+                if not result["success"]:
+                    raise SystemExit(f"swift: own delete failed: {result.get('error')}")
+
+
+BACKEND = Swift()
