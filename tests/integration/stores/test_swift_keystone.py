@@ -77,11 +77,11 @@ def keystone_proxy(swift_main: SwiftProxy) -> Iterator[SwiftProxy]:
         if command == "install" or keystone_script("status", timeout=60).returncode != 0:
             done = keystone_script(command)
             _need(done.returncode, f"scripts/keystone.sh {command}", done.stdout + done.stderr)
-    done = _run_swift("install", env={"SWIFT_WITH_KEYSTONE": "1"})
-    _need(done[0], "SWIFT_WITH_KEYSTONE=1 scripts/swift.sh install", done[1])
+    code, output = _run_swift("install", env={"SWIFT_WITH_KEYSTONE": "1"})
+    _need(code, "SWIFT_WITH_KEYSTONE=1 scripts/swift.sh install", output)
     proxy = SwiftProxy(free_port())
-    done = _run_swift("proxy-start", str(proxy.port), "86400", keystone_url())
-    _need(done[0], "scripts/swift.sh proxy-start (Keystone)", done[1])
+    code, output = _run_swift("proxy-start", str(proxy.port), "86400", keystone_url())
+    _need(code, "scripts/swift.sh proxy-start (Keystone)", output)
     _register_swift(proxy.port)
     yield proxy
     run_script("proxy-stop", str(proxy.port))
