@@ -589,7 +589,7 @@ class SwiftStore(Store):
                 break
             token = await self._token(creds, stale=token)
         raise StoreMisconfigured(
-            f"Swift store {self.backend_id}: Swift refused the token of user {creds.user!r}."
+            f"Swift store {self.backend_id}: Swift refused a fresh token of its user."
         )
 
     async def _token(

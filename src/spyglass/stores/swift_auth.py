@@ -37,8 +37,8 @@ class Credentials:
     project_domain_id: str | None = "default"
     project_domain_name: str | None = None
 
-    def __repr__(self) -> str:  # never the key
-        return f"Credentials(auth_address={self.auth_address!r}, user={self.user!r})"
+    def __repr__(self) -> str:  # never the key, nor the user (a secret option too)
+        return f"Credentials(auth_address={self.auth_address!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ def _refused(response: httpx.Response, creds: Credentials, store: str) -> Except
     if response.status_code in (401, 403):
         return StoreMisconfigured(
             f"Swift store {store}: the auth service at {creds.auth_address} refused the "
-            f"credentials of user {creds.user!r} ({response.status_code})."
+            f"store's credentials ({response.status_code})."
         )
     if response.status_code >= 500:
         return StoreUnavailable(
