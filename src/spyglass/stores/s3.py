@@ -1,10 +1,11 @@
 """Image data as objects in one S3 bucket (AWS, Ceph RGW, Swift's s3api, MinIO, moto...).
 
-The client is aiobotocore: native async, with botocore's options, so no blocking call runs
-on the event loop and no thread holds an upload. Objects are named by image id, as
-upstream names them, so a bucket written by upstream Glance is read unchanged. Uploads
-below ``s3_store_large_object_size`` are one streamed PUT; larger ones, or ones whose size
-is unknown and outgrows a part, are multipart uploads (``s3_multipart``).
+The client is Spyglass's own small one over httpx (``s3_client``; why not botocore is said
+there): async, so no blocking call runs on the event loop and no thread holds an upload.
+Objects are named by image id, as upstream names them, so a bucket written by upstream
+Glance is read unchanged. Uploads below ``s3_store_large_object_size`` are one streamed
+PUT; larger ones, or ones whose size is unknown and outgrows a part, are multipart uploads
+(``s3_multipart``).
 
 Locations are ``s3://HOST/BUCKET/KEY`` (``s3+https://`` for HTTPS): upstream's form without
 the credentials (``s3_location``). Every request is signed with the configured
@@ -15,14 +16,11 @@ Glance.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import ClassVar, Self
 
-import aiobotocore.session
-import botocore.exceptions
-from aiobotocore.config import AioConfig
+import httpx
 
 from spyglass.errors import (
     BadStoreUri,
@@ -37,6 +35,7 @@ from spyglass.errors import (
 )
 from spyglass.stores import s3_location
 from spyglass.stores.base import ByteRange, Capability, ReadResult, Store, StoreOptions, WriteResult
+from spyglass.stores.s3_client import Credentials, S3Client
 from spyglass.stores.s3_location import S3Location
 from spyglass.stores.s3_multipart import (
     Leftovers,
@@ -50,17 +49,17 @@ from spyglass.stores.s3_multipart import (
 )
 from spyglass.types import ByteStream
 
-if TYPE_CHECKING:
-    from types_aiobotocore_s3 import S3Client
-
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB
 """S3 refuses smaller parts (all but the last)."""
-PART_MEMORY = 40 * MIB
-"""Bytes of parts an upload may have in flight: ``s3_store_thread_pools`` parts at most,
-fewer when parts are large, so memory stays flat (upstream holds one part per thread)."""
+PART_MEMORY = 10 * MIB
+"""Bytes of parts an upload may have in flight besides the one filling:
+``s3_store_thread_pools`` parts at most, fewer when parts are large (one of the default
+10 MiB, two of 5 MiB), so that a server streaming an image stays well under 150 MiB
+(upstream holds one part per thread, 100 MiB by default). One part uploads while the next
+fills from the client, which is what overlaps on a loaded host."""
 READ_CHUNK = 1024 * 1024
 
 _DENIED = frozenset(
@@ -110,7 +109,6 @@ class S3Store(Store):
         self.scheme = "s3+https" if self.secure else "s3"
         self.endpoint = f"{'https' if self.secure else 'http'}://{self.service}"
         self._client: S3Client | None = None
-        self._exits = contextlib.AsyncExitStack()
         self._bucket_ready = False
         self.leftovers = Leftovers(self._abort_leftover)
 
@@ -176,7 +174,7 @@ class S3Store(Store):
         client = await self._connected()
         bucket = self.settings.bucket
         try:
-            await client.head_bucket(Bucket=bucket)
+            await client.head_bucket(bucket)
         except Exception as exc:
             code = error_code(exc)
             if code in ("404", "NoSuchBucket"):
@@ -191,35 +189,22 @@ class S3Store(Store):
 
     async def close(self) -> None:
         await self.leftovers.close()
-        await self._exits.aclose()
+        if self._client is not None:
+            await self._client.close()
         self._client = None
 
     async def _connected(self) -> S3Client:
         if self._client is None:
             s = self.settings
-            config = AioConfig(
-                region_name=s.region or "us-east-1",
-                signature_version="s3v4",
-                s3={"addressing_style": s.addressing_style, "payload_signing_enabled": False},
-                retries={"mode": "standard", "total_max_attempts": 3},
+            self._client = S3Client(
+                self.endpoint,
+                Credentials(s.access_key, s.secret_key, s.region or "us-east-1"),
+                addressing_style=s.addressing_style,
+                verify=s.cacert or True,
                 connect_timeout=s.connect_timeout,
                 read_timeout=s.read_timeout,
-                max_pool_connections=s.parallel + 8,
-                # the pipeline hashes every byte already; S3-compatible servers differ in
-                # which of the newer checksum headers they know (upstream's default too)
-                request_checksum_calculation="when_required",
-                response_checksum_validation="when_required",
+                connections=s.parallel + 8,
             )
-            session = aiobotocore.session.get_session()
-            creator = session.create_client(
-                "s3",
-                endpoint_url=self.endpoint,
-                aws_access_key_id=s.access_key,
-                aws_secret_access_key=s.secret_key,
-                verify=s.cacert or None,
-                config=config,
-            )
-            self._client = await self._exits.enter_async_context(creator)
         return self._client
 
     # -- locations --------------------------------------------------------------------------
@@ -243,34 +228,34 @@ class S3Store(Store):
     async def get(self, location: str, *, byte_range: ByteRange | None = None) -> ReadResult:
         loc = self._resolve(location)
         client = await self._connected()
-        extra: dict[str, Any] = {}
+        wanted = None
         if byte_range is not None:
             end = "" if byte_range.end is None else str(byte_range.end)
-            extra["Range"] = f"bytes={byte_range.start}-{end}"
+            wanted = f"bytes={byte_range.start}-{end}"
         try:
-            got = await client.get_object(Bucket=loc.bucket, Key=loc.key, **extra)
+            response = await client.get_object(loc.bucket, loc.key, wanted)
         except Exception as exc:
             raise self._error(exc, "read", missing_bucket_is_gone=True) from exc
-        return ReadResult(stream=self._body(got["Body"]), size=int(got["ContentLength"]))
+        size = int(response.headers.get("Content-Length", "0"))
+        return ReadResult(stream=self._body(response), size=size)
 
-    async def _body(self, body: Any) -> ByteStream:
+    async def _body(self, response: httpx.Response) -> ByteStream:
         """The object's bytes; the connection is released however the read ends."""
         try:
-            while chunk := await body.read(READ_CHUNK):
+            async for chunk in response.aiter_raw():
                 yield chunk
-        except (botocore.exceptions.BotoCoreError, OSError, TimeoutError) as exc:
+        except (httpx.HTTPError, OSError) as exc:
             raise self._error(exc, "read") from exc
         finally:
-            body.close()
+            await response.aclose()
 
     async def get_size(self, location: str) -> int:
         loc = self._resolve(location)
         client = await self._connected()
         try:
-            head = await client.head_object(Bucket=loc.bucket, Key=loc.key)
+            return await client.head_object(loc.bucket, loc.key)
         except Exception as exc:
             raise self._error(exc, "read", missing_bucket_is_gone=True) from exc
-        return int(head["ContentLength"])
 
     async def delete(self, location: str) -> None:
         """S3 deletes answer success for missing keys, so look first: data already gone
@@ -278,8 +263,8 @@ class S3Store(Store):
         loc = self._resolve(location)
         client = await self._connected()
         try:
-            await client.head_object(Bucket=loc.bucket, Key=loc.key)
-            await client.delete_object(Bucket=loc.bucket, Key=loc.key)
+            await client.head_object(loc.bucket, loc.key)
+            await client.delete_object(loc.bucket, loc.key)
         except Exception as exc:
             raise self._error(exc, "delete", missing_bucket_is_gone=True) from exc
 
@@ -332,12 +317,7 @@ class S3Store(Store):
         """One PUT whose body streams from the pipeline."""
         body = StreamBody(head, rest, size)
         try:
-            await client.put_object(
-                Bucket=self.settings.bucket,
-                Key=key,
-                Body=body,  # type: ignore[arg-type]
-                ContentLength=size,
-            )
+            await client.put_object(self.settings.bucket, key, body, size)
         except Exception:
             if isinstance(body.error, Exception):  # the pipeline's own error, not the HTTP one
                 raise body.error  # noqa: B904 - the HTTP failure is its context
@@ -346,7 +326,7 @@ class S3Store(Store):
 
     async def _exists(self, client: S3Client, key: str) -> bool:
         try:
-            await client.head_object(Bucket=self.settings.bucket, Key=key)
+            await client.head_object(self.settings.bucket, key)
         except Exception as exc:
             if error_code(exc) in _MISSING:
                 return False
@@ -358,7 +338,7 @@ class S3Store(Store):
             return
         s = self.settings
         try:
-            await client.head_bucket(Bucket=s.bucket)
+            await client.head_bucket(s.bucket)
         except Exception as exc:
             if error_code(exc) not in ("404", "NoSuchBucket"):
                 raise
@@ -367,11 +347,8 @@ class S3Store(Store):
                     f"Store {self.backend_id}: the S3 bucket {s.bucket!r} does not exist "
                     "and s3_store_create_bucket_on_put is off."
                 ) from None
-            extra: dict[str, Any] = {}
-            if s.region and s.region != "us-east-1":
-                extra["CreateBucketConfiguration"] = {"LocationConstraint": s.region}
             try:
-                await client.create_bucket(Bucket=s.bucket, **extra)
+                await client.create_bucket(s.bucket)
             except Exception as created:
                 if error_code(created) not in ("BucketAlreadyOwnedByYou", "409"):
                     raise

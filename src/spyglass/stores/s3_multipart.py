@@ -17,15 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from spyglass.errors import SizeMismatch
+from spyglass.stores.s3_client import S3Client, S3Error
 from spyglass.types import ByteStream
-
-if TYPE_CHECKING:
-    from types_aiobotocore_s3 import S3Client
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +36,9 @@ PARTS_PER_STEP = 1000
 class StreamBody:
     """A request body that aiohttp streams from the pipeline's chunks.
 
-    botocore accepts it as a file-like object (it has ``read``); aiohttp sends it as an
-    async iterable, with the ``Content-Length`` the caller declared. The stream's own
-    error (size cap, quota, bad format) is kept in ``error``, because the HTTP layer
-    reports it only as a broken connection.
+    It is sent as an async iterable, with the ``Content-Length`` the caller declared. The
+    stream's own error (size cap, quota, bad format) is kept in ``error``, so that it is
+    reported as itself, not as the broken request it causes.
     """
 
     def __init__(self, head: list[bytes], rest: ByteStream, size: int) -> None:
@@ -51,9 +47,6 @@ class StreamBody:
         self.size = size
         self.sent = 0
         self.error: BaseException | None = None
-
-    def read(self, amt: int = -1) -> bytes:
-        raise TypeError("this body is sent asynchronously")
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks()
@@ -101,11 +94,30 @@ def base_part_size(part_size: int, size: int | None) -> int:
     return max(part_size, -(-size // MAX_PARTS))
 
 
+class PartBody:
+    """One part's chunks, sent as they are: never joined into one buffer, which the
+    socket transport would copy again when the kernel does not take it at once.
+
+    Each iteration starts from the first chunk, so the part can be sent again.
+    """
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+        self.size = sum(len(chunk) for chunk in chunks)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+
+
 async def parts(
     head: list[bytes], rest: ByteStream, base: int, *, growing: bool
-) -> AsyncIterator[tuple[int, bytes]]:
+) -> AsyncIterator[tuple[int, PartBody]]:
     """``(number, body)`` of each part: at least the part size (cut at chunk boundaries,
-    so no byte is copied twice), the last one whatever is left."""
+    so no byte is copied), the last one whatever is left."""
     number = 1
     pending: list[bytes] = []
     held = 0
@@ -124,13 +136,13 @@ async def parts(
         pending.append(chunk)
         held += len(chunk)
         if held >= target():
-            body = b"".join(pending)
+            body = PartBody(pending)
             pending, held = [], 0
             yield number, body
             del body
             number += 1
     if pending:
-        yield number, b"".join(pending)
+        yield number, PartBody(pending)
 
 
 class MultipartUpload:
@@ -146,7 +158,7 @@ class MultipartUpload:
         self.leftovers = leftovers
         self.upload_id: str | None = None
 
-    async def run(self, numbered: AsyncIterator[tuple[int, bytes]]) -> int:
+    async def run(self, numbered: AsyncIterator[tuple[int, PartBody]]) -> int:
         """Upload every part and complete the object; abort on any failure."""
         etags: dict[int, str] = {}
         total = 0
@@ -157,23 +169,17 @@ class MultipartUpload:
                     if number > MAX_PARTS:
                         raise SizeMismatch(f"Image data needs more than {MAX_PARTS} parts.")
                     if self.upload_id is None:
-                        created = await self.client.create_multipart_upload(
-                            Bucket=self.bucket, Key=self.key
+                        self.upload_id = await self.client.create_multipart_upload(
+                            self.bucket, self.key
                         )
-                        self.upload_id = created["UploadId"]
                     await slots.acquire()
-                    total += len(body)
+                    total += body.size
                     tasks.start_soon(self._part, number, body, etags, slots)
                     del body
             if self.upload_id is None:
                 raise RuntimeError("a multipart upload needs at least one part")
             await self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=self.key,
-                UploadId=self.upload_id,
-                MultipartUpload={
-                    "Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
-                },
+                self.bucket, self.key, self.upload_id, etags
             )
         except BaseException as exc:
             if self.upload_id is not None:
@@ -186,20 +192,17 @@ class MultipartUpload:
         return total
 
     async def _part(
-        self, number: int, body: bytes, etags: dict[int, str], slots: anyio.Semaphore
+        self, number: int, body: PartBody, etags: dict[int, str], slots: anyio.Semaphore
     ) -> None:
         assert self.upload_id is not None
         try:
-            done = await self.client.upload_part(
-                Bucket=self.bucket,
-                Key=self.key,
-                UploadId=self.upload_id,
-                PartNumber=number,
-                Body=body,
-                ContentLength=len(body),
+            etags[number] = await self.client.upload_part(
+                self.bucket, self.key, self.upload_id, number, body, body.size
             )
-            etags[number] = done["ETag"]
         finally:
+            # httpx's request and response refer to each other, so the request (and this
+            # body) would otherwise live until the garbage collector runs
+            body.chunks = []
             slots.release()
 
     async def abort(self) -> None:
@@ -224,24 +227,21 @@ async def abort_upload(client: S3Client, bucket: str, key: str, upload_id: str) 
     parts afterwards and abort again until none remain.
     """
     for _ in range(5):
-        await client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        await client.abort_multipart_upload(bucket, key, upload_id)
         try:
-            listed = await client.list_parts(Bucket=bucket, Key=key, UploadId=upload_id)
-        except Exception as exc:
-            if error_code(exc) in ("NoSuchUpload", "404"):
+            listed = await client.list_parts(bucket, key, upload_id)
+        except S3Error as exc:
+            if exc.code in ("NoSuchUpload", "404"):
                 return
             raise
-        if not listed.get("Parts"):
+        if not listed:
             return
         await anyio.sleep(0.2)
 
 
 def error_code(exc: BaseException) -> str:
-    """The S3 error code of a botocore ``ClientError`` (``""`` for anything else)."""
-    response: Any = getattr(exc, "response", None)
-    if not isinstance(response, dict):
-        return ""
-    return str(response.get("Error", {}).get("Code", ""))
+    """The S3 error code of an error answer (``""`` for anything else)."""
+    return exc.code if isinstance(exc, S3Error) else ""
 
 
 def first_error(exc: BaseException) -> BaseException:
