@@ -111,6 +111,14 @@ class ConcurrentUpdate(Conflict):
     default_message = "The image was changed by another request; try again."
 
 
+class InUse(Conflict):
+    """The store refuses to delete the data while something outside Spyglass uses it
+    (clones of an RBD snapshot made by Nova or Cinder)."""
+
+    code = "in_use"
+    default_message = "The image data is in use by the store and cannot be deleted."
+
+
 class Gone(SpyglassError):
     code = "gone"
     http_status = 410

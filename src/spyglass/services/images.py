@@ -23,6 +23,7 @@ from spyglass.errors import (
     ConcurrentUpdate,
     Conflict,
     Forbidden,
+    InUse,
     NotFound,
     TooLarge,
 )
@@ -352,6 +353,9 @@ class ImageService:
         if image.protected:
             raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
         keep_data = self.delayed_delete and bool(image.locations)
+        if not keep_data:
+            for location in image.locations:
+                await refuse_if_in_use(self.stores, self.repo, location.url, image_id)
         removed = await self.repo.remove(image, keep_data=keep_data, events=("image.delete",))
         if not keep_data:
             for location in image.locations:
@@ -371,6 +375,23 @@ class ImageService:
 
 class LocationReferences(Protocol):
     async def location_in_use(self, url: str, *, excluding: str) -> bool: ...
+
+
+async def refuse_if_in_use(
+    stores: StoreSet, references: LocationReferences, url: str, image_id: str
+) -> None:
+    """``InUse`` (409) when a store would refuse to delete the data, as upstream's
+    delete is refused while RBD clones exist; the image is then left as it is."""
+    try:
+        if await references.location_in_use(url, excluding=image_id):
+            return
+        await stores.for_location(url).check_deletable(url)
+    except InUse as exc:
+        raise InUse(
+            f"Image {image_id} could not be deleted because it is in use: {exc.message}"
+        ) from None
+    except Exception:
+        log.warning("image %s: could not ask the store whether its data is in use", image_id)
 
 
 async def delete_unreferenced(

@@ -115,6 +115,10 @@ class Store(ABC):
     async def delete(self, location: str) -> None:
         """Remove the data; ``NotFound`` if it is already gone."""
 
+    async def check_deletable(self, location: str) -> None:  # noqa: B027 - optional hook
+        """Raise ``InUse`` when the backend would refuse to delete the data now (clones
+        of an RBD snapshot), so that deleting the image is refused before it starts."""
+
     def properties(self) -> Mapping[str, object]:
         """What ``GET /v2/info/stores/detail`` shows as this store's ``properties``
         (upstream's keys for the driver type; never a credential)."""

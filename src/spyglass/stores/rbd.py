@@ -1,0 +1,306 @@
+"""Image data as RBD images in a Ceph pool (``rbd_store_*`` options), as glance_store keeps them.
+
+One RBD image per Glance image, named after it, with objects of ``rbd_store_chunk_size``
+MiB and a protected snapshot ``snap`` that Nova and Cinder clone from; locations read
+``rbd://<fsid>/<pool>/<image>/snap`` (the legacy ``rbd://<image>`` still resolves, in the
+configured pool). The bytes stream in object-sized writes; an image of unknown size
+grows while it is written and is trimmed at the end. An image is written under a partial
+name and renamed into place once whole, so an interrupted upload never leaves an image
+that looks complete, and a retried upload finds no leftover in its way.
+
+Deleting refuses with ``InUse`` (409) while clones of the snapshot exist, and leaves the
+data intact. Every librados/librbd call runs in a worker thread, at most
+``MAX_THREADS`` at once per store (``stores/rbd_cluster.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self, TypeVar
+from urllib.parse import quote, unquote
+
+import anyio
+import anyio.to_thread
+
+from spyglass.errors import BadStoreUri, ConfigError, Duplicate, InUse
+from spyglass.stores.base import ByteRange, Capability, ReadResult, Store, StoreOptions, WriteResult
+from spyglass.stores.rbd_cluster import (
+    MAX_RESIZE_STEP,
+    PARTIAL,
+    SNAPSHOT,
+    Bindings,
+    Cluster,
+    ClusterConfig,
+    Janitor,
+    load_bindings,
+)
+from spyglass.types import ByteStream
+
+MIB = 1024 * 1024
+MAX_THREADS = 8
+READ_CHUNK = 8 * MIB
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RbdLocation:
+    """``rbd://fsid/pool/image/snapshot`` (components percent-quoted) or legacy ``rbd://image``."""
+
+    image: str
+    pool: str | None = None
+    fsid: str | None = None
+    snapshot: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> RbdLocation:
+        prefix = "rbd://"
+        if not url.startswith(prefix):
+            raise BadStoreUri(f"Invalid location for the RBD store: {url!r}")
+        pieces = url[len(prefix) :].split("/")
+        if any(not piece for piece in pieces) or len(pieces) not in (1, 4):
+            raise BadStoreUri("An RBD location has 1 or 4 non-empty components.")
+        if len(pieces) == 1:
+            return cls(unquote(pieces[0]))
+        fsid, pool, image, snapshot = (unquote(piece) for piece in pieces)
+        return cls(image, pool, fsid, snapshot)
+
+    def uri(self) -> str:
+        if self.fsid and self.pool and self.snapshot:
+            parts = (self.fsid, self.pool, self.image, self.snapshot)
+            return "rbd://" + "/".join(quote(part, safe="") for part in parts)
+        return f"rbd://{quote(self.image, safe='')}"
+
+
+class RbdStore(Store):
+    driver: ClassVar[str] = "rbd"
+    schemes: ClassVar[tuple[str, ...]] = ("rbd",)
+
+    def __init__(
+        self,
+        backend_id: str,
+        *,
+        pool: str = "images",
+        user: str | None = None,
+        conffile: str = "",
+        chunk_size: int = 8 * MIB,
+        connect_timeout: int = -1,
+        thin_provisioning: bool = False,
+        bindings: Bindings | None = None,
+    ) -> None:
+        super().__init__(backend_id)
+        if chunk_size < 4096:
+            raise ConfigError(f"Store {backend_id}: rbd_store_chunk_size is below 4 KiB")
+        self.pool = pool
+        self.chunk_size = chunk_size
+        self.order = chunk_size.bit_length() - 1
+        """log2 of the object size (upstream's rounding for sizes that are no power of 2)."""
+        self.thin_provisioning = thin_provisioning
+        config = ClusterConfig(backend_id, conffile, user, pool, connect_timeout)
+        self.cluster = Cluster(bindings or load_bindings(), config)
+        self.janitor = Janitor(self.cluster)
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @classmethod
+    def from_options(cls, backend_id: str, options: StoreOptions) -> Self:
+        chunk = options.get("rbd_store_chunk_size")
+        timeout = options.get("rados_connect_timeout")
+        user = options.get("rbd_store_user")
+        return cls(
+            backend_id,
+            pool=str(options.get("rbd_store_pool") or "images"),
+            user=str(user) if user else None,
+            conffile=str(options.get("rbd_store_ceph_conf") or ""),
+            chunk_size=(chunk if isinstance(chunk, int) else 8) * MIB,
+            connect_timeout=timeout if isinstance(timeout, int) else -1,
+            thin_provisioning=bool(options.get("rbd_thin_provisioning")),
+        )
+
+    @property
+    def capabilities(self) -> Capability:
+        return Capability.READ | Capability.READ_RANGE | Capability.WRITE | Capability.DELETE
+
+    def properties(self) -> Mapping[str, object]:
+        return {
+            "chunk_size": self.chunk_size,
+            "pool": self.pool,
+            "thin_provisioning": self.thin_provisioning,
+        }
+
+    async def _run(self, action: str, func: Callable[..., T], *args: object) -> T:
+        """``func(*args)`` in a worker thread, with the bindings' errors translated."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(MAX_THREADS)
+        try:
+            return await anyio.to_thread.run_sync(
+                functools.partial(func, *args), limiter=self._limiter
+            )
+        except Exception as exc:
+            translated = self.cluster.translate(exc, action)
+            if translated is exc:
+                raise
+            raise translated from None
+
+    async def open(self) -> None:
+        """Connect, learn the cluster's fsid and check the pool exists; a pool that
+        is missing leaves the store read-only (other pools' locations stay readable)."""
+        await self._run("connecting", self.cluster.connected)
+        await self._run("checking the pool", self.cluster.check_pool)
+
+    async def close(self) -> None:
+        await self._run("disconnecting", self.cluster.shutdown)
+
+    def location_of(self, url: str) -> RbdLocation:
+        location = RbdLocation.parse(url)
+        if not _SAFE_NAME.match(location.image):
+            raise BadStoreUri("Invalid RBD image name in the location.")
+        return location
+
+    def image_of(self, location: str) -> str | None:
+        try:
+            loc = self.location_of(location)
+        except BadStoreUri:
+            return None
+        fsid = self.cluster.fsid
+        if loc.pool not in (None, self.pool) or (loc.fsid and fsid and loc.fsid != fsid):
+            return None
+        return None if PARTIAL in loc.image else loc.image
+
+    # -- writing ------------------------------------------------------------------------
+
+    async def add(self, image_id: str, data: ByteStream, *, size: int | None) -> WriteResult:
+        if not _SAFE_NAME.match(image_id) or PARTIAL in image_id:
+            raise BadStoreUri(f"Invalid image id for the RBD store: {image_id!r}")
+        await self._run("connecting", self.cluster.connected)
+        if await self._run("looking for the image", self.cluster.exists, None, image_id):
+            raise Duplicate(f"Image data for {image_id} already exists in store {self.backend_id}.")
+        partial = f"{image_id}{PARTIAL}{uuid.uuid4().hex[:12]}"
+        image = await self._run(
+            "creating the image", self.cluster.create, partial, size or 0, self.order
+        )
+        finishing = False
+        try:
+            written = await self._write(image, data, size or 0, known=size is not None)
+            finishing = True
+            await self._run(
+                "snapshotting the image", self.cluster.finish, image, written, partial, image_id
+            )
+        except BaseException:
+            with anyio.CancelScope(shield=True):  # the client may be gone; clean up anyway
+                if not finishing:
+                    await anyio.to_thread.run_sync(_close_quietly, image)
+                await anyio.to_thread.run_sync(self.janitor.discard, partial)
+            raise
+        fsid = self.cluster.fsid
+        location = RbdLocation(image_id, self.pool, fsid, SNAPSHOT) if fsid else None
+        return WriteResult(location=(location or RbdLocation(image_id)).uri(), size=written)
+
+    async def _write(self, image: Any, data: ByteStream, capacity: int, *, known: bool) -> int:
+        """Write the stream in object-sized pieces; grow the image when it is too small
+        (doubling the step up to 8 GiB when the size is unknown). Returns the bytes written."""
+        offset, step = 0, self.chunk_size
+        async for chunk in _objects(data, self.chunk_size):
+            end = offset + len(chunk)
+            grow_to = None
+            if end > capacity:
+                if not known:
+                    step = min(step * 2, MAX_RESIZE_STEP)
+                capacity = grow_to = max(end, capacity + step)
+            await self._run(
+                "writing", _write_chunk, image, chunk, offset, grow_to, self.thin_provisioning
+            )
+            offset = end
+        return offset
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def get(self, location: str, *, byte_range: ByteRange | None = None) -> ReadResult:
+        loc = self.location_of(location)
+        total = await self._run(
+            "reading the size", self.cluster.size, loc.pool, loc.image, loc.snapshot
+        )
+        start = byte_range.start if byte_range else 0
+        end = total - 1 if byte_range is None or byte_range.end is None else byte_range.end
+        length = max(0, min(end, total - 1) - start + 1)
+        return ReadResult(stream=self._read(loc, start, length), size=length)
+
+    async def _read(self, loc: RbdLocation, start: int, length: int) -> ByteStream:
+        """Stream ``length`` bytes from ``start``; the image closes however the read ends."""
+        if length <= 0:
+            return
+        image = await self._run(
+            "opening the image", self.cluster.open_for_reading, loc.pool, loc.image, loc.snapshot
+        )
+        stop = start + length
+        try:
+            for offset in range(start, stop, READ_CHUNK):
+                wanted = min(READ_CHUNK, stop - offset)
+                chunk = await self._run("reading", image.read, offset, wanted)
+                if chunk:
+                    yield chunk
+                if len(chunk) < wanted:
+                    break
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_close_quietly, image)
+
+    async def get_size(self, location: str) -> int:
+        loc = self.location_of(location)
+        return await self._run(
+            "reading the size", self.cluster.size, loc.pool, loc.image, loc.snapshot
+        )
+
+    # -- deleting -----------------------------------------------------------------------
+
+    async def check_deletable(self, location: str) -> None:
+        """``InUse`` while clones of the image's snapshot exist."""
+        loc = self.location_of(location)
+        clones = self.cluster.has_clones
+        if await self._run("listing clones", clones, loc.pool, loc.image, loc.snapshot):
+            raise self._in_use()
+
+    async def delete(self, location: str) -> None:
+        loc = self.location_of(location)
+        try:
+            await self._run("deleting", self.cluster.delete, loc.pool, loc.image, loc.snapshot)
+        except InUse:
+            raise self._in_use() from None
+
+    def _in_use(self) -> InUse:
+        return InUse(
+            "The image cannot be deleted because it is in use through the backend store "
+            f"outside of Glance (clones of its snapshot in store {self.backend_id})."
+        )
+
+
+async def _objects(source: ByteStream, size: int) -> ByteStream:
+    """The stream in pieces of exactly ``size`` bytes (the last may be shorter), so each
+    write fills whole RADOS objects instead of straddling two."""
+    pending = bytearray()
+    async for piece in source:
+        pending += piece
+        while len(pending) >= size:
+            with memoryview(pending) as view:
+                chunk = bytes(view[:size])
+            del pending[:size]
+            yield chunk
+    if pending:
+        yield bytes(pending)
+
+
+def _write_chunk(image: Any, chunk: bytes, offset: int, grow_to: int | None, thin: bool) -> None:
+    if grow_to is not None:
+        image.resize(grow_to)
+    if thin and chunk.count(0) == len(chunk):
+        return  # a hole reads as zeros
+    image.write(chunk, offset)
+
+
+def _close_quietly(image: Any) -> None:
+    with contextlib.suppress(Exception):
+        image.close()

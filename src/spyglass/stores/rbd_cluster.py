@@ -1,0 +1,337 @@
+"""The blocking half of the RBD store: librados/librbd calls, run only in worker threads.
+
+Ceph's Python bindings (Debian's ``python3-rados``/``python3-rbd``; not on PyPI) are
+synchronous, so every function here is called through ``anyio.to_thread`` by
+``stores/rbd.py``, never on the event loop. Errors of the bindings become
+Spyglass errors in :func:`translate`, by errno, so that the two binding modules'
+parallel exception trees need no listing.
+
+Images are written under a partial name and renamed into place once complete and
+snapshotted, so an image named after a Glance image is always whole; partial
+images that a failure could not remove (the cluster was down) are handed to
+:class:`Janitor`, which keeps trying in the background.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from spyglass.errors import (
+    ConfigError,
+    Duplicate,
+    InUse,
+    NotFound,
+    StorageFull,
+    StorageWriteDenied,
+    StoreMisconfigured,
+    StoreUnavailable,
+)
+
+SNAPSHOT = "snap"
+PARTIAL = ".partial-"
+"""Infix of the name an image is written under until it is complete."""
+MAX_RESIZE_STEP = 8 * 1024**3
+"""Growth of an image of unknown size doubles up to this (upstream's ramp)."""
+INSTALL_HINT = (
+    "the RBD store needs Ceph's Python bindings: apt-get install python3-rados python3-rbd, "
+    "then scripts/ceph.sh bindings VENV (they link the two modules into a CPython 3.11 venv)"
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Bindings:
+    rados: ModuleType
+    rbd: ModuleType
+
+
+def load_bindings() -> Bindings:
+    """The ``rados`` and ``rbd`` modules, or a ``ConfigError`` that says how to get them."""
+    try:
+        return Bindings(importlib.import_module("rados"), importlib.import_module("rbd"))
+    except ImportError as exc:
+        raise ConfigError(f"store driver 'rbd': {exc}; {INSTALL_HINT}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    backend_id: str
+    conffile: str
+    user: str | None
+    pool: str
+    timeout: int
+    """``rados_connect_timeout``: seconds for connects and every operation; < 0: librados' own."""
+
+
+class Cluster:
+    """One librados connection, shared by every operation of a store; thread-safe."""
+
+    def __init__(self, bindings: Bindings, config: ClusterConfig) -> None:
+        self.b = bindings
+        self.config = config
+        self._lock = threading.Lock()
+        self._handle: Any = None
+        self.fsid: str | None = None
+
+    def translate(self, exc: BaseException, action: str) -> BaseException:
+        """The Spyglass error for a failure of the bindings (others pass through unchanged)."""
+        if not isinstance(exc, self.b.rados.Error | self.b.rbd.Error):
+            return exc
+        code, name = getattr(exc, "errno", None), type(exc).__name__
+        store, pool = f"Store {self.config.backend_id}", self.config.pool
+        if code == errno.ENOENT:
+            return NotFound(f"{store}: the RBD image does not exist.")
+        if code == errno.EEXIST:
+            return Duplicate(f"{store}: the RBD image already exists.")
+        if code == errno.EBUSY:
+            return InUse(f"{store}: the RBD image is in use (it has clones or watchers).")
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            return StorageFull(f"{store}: the Ceph pool {pool} is full ({action}).")
+        if code in (errno.EACCES, errno.EPERM):
+            return StorageWriteDenied(
+                f"{store}: Ceph denied the operation ({action}); check the caps of its user."
+            )
+        if code == errno.ETIMEDOUT or name in ("TimedOut", "Timeout"):
+            return StoreUnavailable(
+                f"{store}: the Ceph cluster did not answer in time ({action}; "
+                f"rados_connect_timeout {self.config.timeout})."
+            )
+        return StoreUnavailable(f"{store}: Ceph failed ({action}): {name} errno {code}.")
+
+    # -- connection ------------------------------------------------------------------
+
+    def connected(self) -> Any:
+        """The librados handle, connecting first if needed."""
+        with self._lock:
+            if self._handle is None:
+                self._handle = self._connect()
+            return self._handle
+
+    def _connect(self) -> Any:
+        config, rados = self.config, self.b.rados
+        options: dict[str, str] = {}
+        if config.timeout >= 0:
+            t = str(config.timeout)
+            options = {
+                "client_mount_timeout": t,
+                "rados_osd_op_timeout": t,
+                "rados_mon_op_timeout": t,
+            }
+        store = f"Store {config.backend_id}"
+        try:
+            handle = rados.Rados(conffile=config.conffile, rados_id=config.user, conf=options)
+        except rados.Error as exc:
+            raise StoreMisconfigured(
+                f"{store}: the Ceph configuration file {config.conffile or '(default)'} "
+                f"(rbd_store_ceph_conf) cannot be read: {type(exc).__name__}."
+            ) from None
+        try:
+            handle.connect()
+        except rados.Error as exc:
+            handle.shutdown()
+            code = getattr(exc, "errno", None)
+            if code in (errno.ENOENT, errno.EACCES, errno.EPERM, errno.EINVAL):
+                who = f"client.{config.user}" if config.user else "the default user"
+                raise StoreMisconfigured(
+                    f"{store}: Ceph refused {who} (rbd_store_user and its keyring in "
+                    f"rbd_store_ceph_conf): {type(exc).__name__} errno {code}."
+                ) from None
+            raise self.translate(exc, "connecting to the cluster") from None
+        self.fsid = handle.get_fsid()
+        return handle
+
+    def check_pool(self) -> None:
+        if not self.connected().pool_exists(self.config.pool):
+            raise StoreMisconfigured(
+                f"Store {self.config.backend_id}: the Ceph pool {self.config.pool} "
+                "(rbd_store_pool) does not exist."
+            )
+
+    def shutdown(self) -> None:
+        with self._lock:
+            handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.shutdown()
+
+    @contextmanager
+    def ioctx(self, pool: str | None = None) -> Iterator[Any]:
+        """An I/O context on ``pool`` that fails fast with ENOSPC/EDQUOT when the pool
+        or cluster is full, instead of pausing writes until a timeout (and lets the
+        cleanup of a failed upload delete data while full)."""
+        ctx = self.connected().open_ioctx(pool or self.config.pool)
+        try:
+            ctx.set_osdmap_full_try()
+            yield ctx
+        finally:
+            ctx.close()
+
+    # -- images ----------------------------------------------------------------------
+
+    def exists(self, pool: str | None, name: str) -> bool:
+        with self.ioctx(pool) as ctx:
+            try:
+                self.b.rbd.Image(ctx, name, read_only=True).close()
+            except self.b.rbd.ImageNotFound:
+                return False
+            return True
+
+    def create(self, name: str, size: int, order: int) -> Any:
+        """Create image ``name`` and return it opened for writing."""
+        rbd = self.b.rbd
+        with self.ioctx() as ctx:
+            features = self.connected().conf_get("rbd_default_features")
+            if not features or int(features) == 0:
+                features = rbd.RBD_FEATURE_LAYERING
+            rbd.RBD().create(ctx, name, size, order, old_format=False, features=int(features))
+            try:
+                return rbd.Image(ctx, name)
+            except BaseException:
+                self.remove_partial(name)
+                raise
+
+    def finish(self, image: Any, size: int, partial: str, final: str) -> None:
+        """Trim to ``size``, take and protect the snapshot, and rename into place."""
+        try:
+            if image.size() != size:
+                image.resize(size)
+            image.create_snap(SNAPSHOT)
+            image.protect_snap(SNAPSHOT)
+        finally:
+            image.close()
+        with self.ioctx() as ctx:
+            self.b.rbd.RBD().rename(ctx, partial, final)
+
+    def size(self, pool: str | None, name: str, snapshot: str | None) -> int:
+        with self.ioctx(pool) as ctx, self._image(ctx, name, snapshot) as image:
+            return int(image.size())
+
+    def open_for_reading(self, pool: str | None, name: str, snapshot: str | None) -> Any:
+        with self.ioctx(pool) as ctx:
+            return self.b.rbd.Image(ctx, name, snapshot=snapshot, read_only=True)
+
+    @contextmanager
+    def _image(self, ctx: Any, name: str, snapshot: str | None) -> Iterator[Any]:
+        image = self.b.rbd.Image(ctx, name, snapshot=snapshot, read_only=True)
+        try:
+            yield image
+        finally:
+            image.close()
+
+    def has_clones(self, pool: str | None, name: str, snapshot: str | None) -> bool:
+        """Whether images were cloned from the snapshot (Nova and Cinder do)."""
+        rbd = self.b.rbd
+        with self.ioctx(pool) as ctx:
+            try:
+                with self._image(ctx, name, snapshot or SNAPSHOT) as image:
+                    return bool(list(image.list_children()))
+            except rbd.ImageNotFound:
+                return False
+
+    def delete(self, pool: str | None, name: str, snapshot: str | None) -> None:
+        """Unprotect and remove the snapshot, then the image; EBUSY while clones exist."""
+        rbd = self.b.rbd
+        with self.ioctx(pool) as ctx:
+            if snapshot is not None:
+                with rbd.Image(ctx, name) as image:
+                    try:
+                        image.unprotect_snap(snapshot)
+                    except rbd.InvalidArgument:
+                        pass  # not protected (any more)
+                    except rbd.ImageNotFound:
+                        snapshot = None  # no such snapshot
+                    if snapshot is not None:
+                        image.remove_snap(snapshot)
+            try:
+                rbd.RBD().remove(ctx, name)
+            except rbd.ImageHasSnapshots:
+                # snapshots someone else took: upstream moves such images to the trash
+                rbd.RBD().trash_move(ctx, name)
+
+    def remove_partial(self, name: str) -> bool:
+        """Remove a partial image (with its snapshot, if it got one); True once it is gone.
+
+        librbd may answer ENOENT while the image is still listed (a pool over its quota
+        fails the last steps), so "gone" means "no longer listed".
+        """
+        rbd = self.b.rbd
+        try:
+            with self.ioctx() as ctx:
+                with suppress(rbd.ImageNotFound):
+                    self.delete(None, name, SNAPSHOT)
+                return name not in rbd.RBD().list(ctx)
+        except Exception as exc:
+            log.debug("store %s: partial image not removed yet: %s", self.config.backend_id, exc)
+            return False
+
+    def names(self) -> list[str]:
+        with self.ioctx() as ctx:
+            return list(self.b.rbd.RBD().list(ctx))
+
+
+class Janitor:
+    """Removes partial images in a background thread until they are gone.
+
+    A write that fails because the cluster went away cannot remove its partial
+    image then; once the cluster is back, Ceph still refuses for as long as the
+    dead writer's watch lasts (30 s by default), so removal is retried for
+    ``patience`` seconds.
+    """
+
+    def __init__(self, cluster: Cluster, *, patience: float = 3600.0, pause: float = 1.0) -> None:
+        self.cluster = cluster
+        self.patience = patience
+        self.pause = pause
+        self._lock = threading.Lock()
+        self._pending: dict[str, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def discard(self, name: str) -> None:
+        """Remove ``name`` now if possible, else keep trying in the background."""
+        if self.cluster.remove_partial(name):
+            return
+        with self._lock:
+            self._pending.setdefault(name, time.monotonic() + self.patience)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name=f"rbd-janitor-{self.cluster.config.backend_id}"
+                )
+                self._thread.daemon = True
+                self._thread.start()
+
+    @property
+    def pending(self) -> list[str]:
+        with self._lock:
+            return sorted(self._pending)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.pause)
+            with self._lock:
+                work = dict(self._pending)
+            if not work:
+                return
+            for name, deadline in work.items():
+                gone = self.cluster.remove_partial(name)
+                if gone or time.monotonic() > deadline:
+                    if not gone:
+                        log.error(
+                            "store %s: gave up removing the partial RBD image %s",
+                            self.cluster.config.backend_id,
+                            name,
+                        )
+                    with self._lock:
+                        self._pending.pop(name, None)
+            with self._lock:
+                if not self._pending:
+                    self._thread = None
+                    return
