@@ -30,6 +30,9 @@
 #                       UPSTREAM_NOTIFY_TOPIC (default notifications)
 #   UPSTREAM_KEEP_DATA=1  keep the database and stored images of the previous run
 #                       (by default every start begins from an empty database)
+#   UPSTREAM_DB_CONNECTION  [database] connection (default: a SQLite file in the run dir);
+#                       e.g. postgresql+psycopg2://... or mysql+pymysql://... (both drivers are
+#                       installed); the database must exist, start runs db_sync on it
 #   UPSTREAM_BACKENDS   enabled_backends (default fs:file), with
 #                       UPSTREAM_DEFAULT_BACKEND (default fs) and UPSTREAM_STORE_CONF,
 #                       a file appended to glance-api.conf (the backends' sections)
@@ -66,7 +69,8 @@ is_installed() {
     [ -x "$VENV/bin/python" ] && [ -x "$VENV/bin/uwsgi" ] && [ -x "$VENV/bin/glance-manage" ] || return 1
     local v
     v=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("glance"))' 2>/dev/null) || return 1
-    [ "$v" = "$GLANCE_VERSION" ]
+    [ "$v" = "$GLANCE_VERSION" ] || return 1
+    "$VENV/bin/python" -c 'import psycopg2, pymysql' 2>/dev/null
 }
 
 install_extras() {
@@ -87,7 +91,7 @@ cmd_install() {
     fi
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     # uWSGI is built from source by pip: needs a C compiler and the Python headers.
-    "$VENV/bin/python" -m pip install --quiet "glance==$GLANCE_VERSION" uwsgi
+    "$VENV/bin/python" -m pip install --quiet "glance==$GLANCE_VERSION" uwsgi psycopg2-binary PyMySQL
     is_installed || die "install finished but glance/uwsgi are not usable in $VENV"
     install_extras
     log "installed glance $GLANCE_VERSION and uWSGI in $VENV"
@@ -152,7 +156,7 @@ use_stderr = true
 $cache_opts
 
 [database]
-connection = sqlite:///$RUN_DIR/glance.sqlite
+connection = ${UPSTREAM_DB_CONNECTION:-sqlite:///$RUN_DIR/glance.sqlite}
 
 [glance_store]
 default_backend = ${UPSTREAM_DEFAULT_BACKEND:-fs}

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 
+from spyglass.db.engine import create_database
 from tests.databases import BACKENDS, drop_database, fresh_database
 
 
@@ -49,3 +51,16 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Db
         yield Db(request.param, url, write_config(tmp_path / "db.conf", url))
     finally:
         await drop_database(request.param, name)
+
+
+async def tables(url: str) -> set[str]:
+    """The names of the tables in the database ``url`` names."""
+    database = create_database(url)
+    found: set[str] = set()
+    try:
+        await database.run_on_connection(
+            lambda connection: found.update(inspect(connection).get_table_names())
+        )
+    finally:
+        await database.dispose()
+    return found

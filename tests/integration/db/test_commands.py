@@ -5,26 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from spyglass.db.engine import create_database
 from spyglass.db.migrate import VERSION_TABLE, head, sync_schema
 from spyglass.db.models import ImageMemberRow, ImagePropertyRow, ImageRow, ImageTagRow
 from spyglass.timeutils import utcnow
-from tests.integration.db.conftest import Db
-
-
-async def _tables(url: str) -> set[str]:
-    database = create_database(url)
-    found: set[str] = set()
-    try:
-        await database.run_on_connection(
-            lambda connection: found.update(inspect(connection).get_table_names())
-        )
-    finally:
-        await database.dispose()
-    return found
+from tests.integration.db.conftest import Db, tables
 
 
 def _ok(result: object) -> str:
@@ -46,23 +34,23 @@ async def test_sync_version_check_upgrade_downgrade(db: Db) -> None:
     assert "0003_upload_reservations" in _ok(
         db.spyglass("db", "downgrade", "0003_upload_reservations")
     )
-    tables = await _tables(db.url)
-    assert "spyglass_upload_reservations" in tables
-    assert "spyglass_notifications" not in tables
-    assert "metadef_namespaces" not in tables
+    found = await tables(db.url)
+    assert "spyglass_upload_reservations" in found
+    assert "spyglass_notifications" not in found
+    assert "metadef_namespaces" not in found
     behind = db.spyglass("db", "check")
     assert behind.returncode == 3
     assert "behind" in behind.stdout
 
     assert "0005_image_cache" in _ok(db.spyglass("db", "upgrade", "0005_image_cache"))
-    assert "cached_images" in await _tables(db.url)
+    assert "cached_images" in await tables(db.url)
     _ok(db.spyglass("db", "upgrade"))
     assert _ok(db.spyglass("db", "version")).strip() == f"{head()} (up to date)"
 
     _ok(db.spyglass("db", "downgrade", "base"))
-    assert await _tables(db.url) <= {VERSION_TABLE}
+    assert await tables(db.url) <= {VERSION_TABLE}
     _ok(db.spyglass("db", "sync"))
-    assert {"images", "image_members", "metadef_tags"} <= await _tables(db.url)
+    assert {"images", "image_members", "metadef_tags"} <= await tables(db.url)
 
 
 async def test_bad_revisions_are_one_line_errors(db: Db) -> None:
@@ -92,9 +80,9 @@ async def test_a_version_kept_by_an_earlier_release_moves_to_its_own_table(db: D
         await database.dispose()
     assert "up to date" in _ok(db.spyglass("db", "check"))  # already counted as Spyglass's
     _ok(db.spyglass("db", "sync"))
-    tables = await _tables(db.url)
-    assert VERSION_TABLE in tables
-    assert "alembic_version" not in tables
+    found = await tables(db.url)
+    assert VERSION_TABLE in found
+    assert "alembic_version" not in found
     assert _ok(db.spyglass("db", "version")).strip() == f"{head()} (up to date)"
 
 

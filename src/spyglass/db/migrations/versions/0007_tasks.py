@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from spyglass.db.adoption import adopted_from
+
 revision = "0007_tasks"
 down_revision = "0006_metadefs"
 
@@ -63,6 +65,8 @@ def _upstream_tables() -> None:
 def downgrade() -> None:
     op.drop_index(f"ix_{QUEUE}_available_at", QUEUE)
     op.drop_table(QUEUE)
+    if adopted_from(op.get_bind()):
+        return  # upstream Glance's tables, kept for it
     op.drop_table("task_info")
     for column in ("type", "status", "owner", "deleted", "updated_at", "image_id"):
         op.drop_index(f"ix_tasks_{column}", "tasks")
