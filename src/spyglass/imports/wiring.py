@@ -99,4 +99,5 @@ def build_imports(
         inspect_staged=not any(plugin.changes_data for plugin in plugins),
     )
     tasks = TaskService(uploads.images, repo, clock=utcnow, wake=worker.wake)
+    uploads.images.after_delete.append(staging.clear)  # a deleted image's staged data goes too
     return ImportParts(imports, tasks, staging, worker, web)

@@ -1,0 +1,76 @@
+"""Two API servers on one database: data staged on one is imported through the
+other (the request is proxied to the server holding it, as upstream does), and
+without ``worker_self_reference_url`` the import fails clearly. Deleting a staged
+image removes its staged data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.functional.helpers import OCTET, create
+from tests.functional.test_import import DATA, wait_for
+from tests.server import LiveServer, free_port
+
+
+def node(tmp_path: Path, name: str, database: Path, port: int | None) -> list[str]:
+    lines = [f"node_staging_uri = file://{tmp_path}/{name}-staging"]
+    if port is not None:
+        lines.append(f"worker_self_reference_url = http://127.0.0.1:{port}")
+    return [*lines, "[database]", f"connection = sqlite:///{database}"]
+
+
+def start_on(server: LiveServer, port: int) -> LiveServer:
+    server.port = port
+    server.url = f"http://127.0.0.1:{port}"
+    return server.start()
+
+
+def test_import_reaches_the_node_holding_the_staged_data(tmp_path: Path) -> None:
+    database = tmp_path / "shared.sqlite"
+    ports = free_port(), free_port()
+    a = start_on(LiveServer(tmp_path / "a", node(tmp_path, "a", database, ports[0])), ports[0])
+    b = LiveServer(tmp_path / "b", node(tmp_path, "b", database, ports[1]))
+    try:
+        start_on(b, ports[1])
+        with (
+            httpx.Client(base_url=a.url, timeout=30, trust_env=False) as on_a,
+            httpx.Client(base_url=b.url, timeout=30, trust_env=False) as on_b,
+        ):
+            image_id = create(on_a, name="n", disk_format="raw", container_format="bare")["id"]
+            assert on_a.put(f"/v2/images/{image_id}/stage", content=DATA, headers=OCTET).is_success
+            answer = on_b.post(
+                f"/v2/images/{image_id}/import", json={"method": {"name": "glance-direct"}}
+            )
+            assert answer.status_code == 202, answer.text
+            image = wait_for(on_a, image_id, "active", "queued")
+            assert image["status"] == "active"
+            assert on_a.get(f"/v2/images/{image_id}/file").content == DATA
+        assert list((tmp_path / "a-staging").iterdir()) == []
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_without_self_reference_the_import_fails_clearly(
+    tmp_path: Path, server_factory: Callable[..., LiveServer]
+) -> None:
+    database = tmp_path / "shared.sqlite"
+    a = server_factory(*node(tmp_path, "a", database, None))
+    b = server_factory(*node(tmp_path, "b", database, None))
+    with (
+        httpx.Client(base_url=a.url, timeout=30, trust_env=False) as on_a,
+        httpx.Client(base_url=b.url, timeout=30, trust_env=False) as on_b,
+    ):
+        image_id = create(on_a, name="n", disk_format="raw", container_format="bare")["id"]
+        assert on_a.put(f"/v2/images/{image_id}/stage", content=DATA, headers=OCTET).is_success
+        answer = on_b.post(
+            f"/v2/images/{image_id}/import", json={"method": {"name": "glance-direct"}}
+        )
+        assert answer.status_code == 409
+        assert "worker_self_reference_url" in answer.text
+        assert on_a.get(f"/v2/images/{image_id}").json()["status"] == "uploading"
+        assert on_a.delete(f"/v2/images/{image_id}").status_code == 204
+    assert list((tmp_path / "a-staging").iterdir()) == []
