@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.functional.helpers import OCTET, create
+from tests.functional.test_format_inspection import qcow2
 from tests.functional.webserver import Content, web_server
 from tests.server import LiveServer
 
@@ -235,3 +236,60 @@ def test_tasks_api(api: httpx.Client, web: tuple[str, int, Content]) -> None:
         "input"
         not in api.get("/v2/schemas/tasks").json()["properties"]["tasks"]["items"]["properties"]
     )
+
+
+def test_stage_refusals(api: httpx.Client, tmp_path: Path) -> None:
+    qcow = create(api, name="q", disk_format="qcow2", container_format="bare")["id"]
+    refused = api.put(f"/v2/images/{qcow}/stage", content=DATA, headers=OCTET)
+    assert refused.status_code == 415  # not a qcow2
+    assert api.get(f"/v2/images/{qcow}").json()["status"] == "queued"
+    unsafe = api.put(
+        f"/v2/images/{qcow}/stage", content=qcow2(backing_file=b"/etc/shadow"), headers=OCTET
+    )
+    assert unsafe.status_code == 415
+    big = new_image(api)
+    too_large = api.put(f"/v2/images/{big}/stage", content=b"x" * 4194305, headers=OCTET)
+    assert too_large.status_code == 413
+    assert api.get(f"/v2/images/{big}").json()["status"] == "queued"
+    wrong_type = api.put(
+        f"/v2/images/{big}/stage", content=b"x", headers={"Content-Type": "text/plain"}
+    )
+    assert wrong_type.status_code == 415
+    assert staged_files(tmp_path) == []
+
+
+def test_unsafe_download_is_refused(
+    api: httpx.Client, web: tuple[str, int, Content], tmp_path: Path, server: LiveServer
+) -> None:
+    host, port, content = web
+    content.files["/backed.qcow2"] = qcow2(backing_file=b"/etc/shadow")
+    image_id = create(api, name="u", disk_format="qcow2", container_format="bare")["id"]
+    body = {"method": {"name": "web-download", "uri": f"http://{host}:{port}/backed.qcow2"}}
+    assert api.post(f"/v2/images/{image_id}/import", json=body).status_code == 202
+    image = wait_for(api, image_id, "queued", "active")
+    assert image["status"] == "queued"
+    task = api.get(f"/v2/images/{image_id}/tasks").json()["tasks"][0]
+    assert "safety checks" in task["message"]
+    assert staged_files(tmp_path) == []
+    assert stored_files(server) == []
+
+
+def test_delete_during_import(
+    api: httpx.Client, web: tuple[str, int, Content], tmp_path: Path, server: LiveServer
+) -> None:
+    host, port, content = web
+    content.files["/trickle.img"] = DATA
+    content.trickle["/trickle.img"] = 0.1
+    image_id = new_image(api)
+    body = {"method": {"name": "web-download", "uri": f"http://{host}:{port}/trickle.img"}}
+    assert api.post(f"/v2/images/{image_id}/import", json=body).status_code == 202
+    time.sleep(0.5)
+    assert api.delete(f"/v2/images/{image_id}").status_code == 204
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if api.get("/v2/tasks").json()["tasks"][0]["status"] == "failure":
+            break
+        time.sleep(0.2)
+    assert api.get("/v2/tasks").json()["tasks"][0]["status"] == "failure"
+    assert staged_files(tmp_path) == []
+    assert stored_files(server) == []
