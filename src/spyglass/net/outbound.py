@@ -119,6 +119,9 @@ class OutboundClient:
             pool=self.limits.connect_timeout,
         )
         mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+        self._proxied = frozenset(proxies or ())
+        """Schemes that go through an operator's proxy (``http_proxy_information``): the
+        address is checked here, but the proxy resolves the name again and connects."""
         for scheme, proxy in (proxies or {}).items():
             mounts[f"{scheme}://"] = httpx.AsyncHTTPTransport(
                 proxy=proxy if "://" in proxy else f"http://{proxy}",
@@ -224,12 +227,13 @@ class OutboundClient:
         if target.username is not None:
             pair = f"{target.username}:{target.password or ''}".encode()
             sent["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        request = self._client.build_request(
-            method,
-            f"{target.scheme}://{literal}:{target.port}{target.path}",
-            headers=sent,
-            extensions={"sni_hostname": target.host},
-        )
+        if target.scheme in self._proxied:  # the proxy connects: it needs the name
+            host = f"[{target.host}]" if ":" in target.host else target.host
+            url, extensions = f"{target.scheme}://{host}:{target.port}{target.path}", {}
+        else:
+            url = f"{target.scheme}://{literal}:{target.port}{target.path}"
+            extensions = {"sni_hostname": target.host}
+        request = self._client.build_request(method, url, headers=sent, extensions=extensions)
         try:
             return await self._client.send(request, stream=True)
         except httpx.TimeoutException:

@@ -253,3 +253,23 @@ async def test_check_resolves_and_checks_without_a_request(origin: HttpOrigin) -
     finally:
         await client.aclose()
     assert origin.seen == []
+
+
+async def test_through_a_proxy_the_proxy_gets_the_name(origin: HttpOrigin) -> None:
+    """With ``http_proxy_information`` the operator's proxy connects: it is sent the
+    URL by name (the address was checked here first)."""
+
+    async def public(host: str, port: int) -> list[str]:
+        return ["192.0.2.10"] if host == "private.test" else ["8.8.8.8"]
+
+    origin.put("http://images.test/a.img", DATA)
+    proxy = f"127.0.0.1:{origin.port}"
+    client = OutboundClient(OutboundRules(), proxies={"http": proxy}, resolver=public)
+    try:
+        size, stream = await client.open("http://images.test/a.img")
+        assert (size, await read(stream)) == (len(DATA), DATA)
+        with pytest.raises(OutboundDenied):
+            await client.head("http://private.test/a.img")
+    finally:
+        await client.aclose()
+    assert [s.path for s in origin.seen] == ["http://images.test/a.img"]
