@@ -30,6 +30,7 @@ from spyglass.db.outbox import Outbox
 from spyglass.domain.image import Image
 from spyglass.domain.tasks import Task, TaskStatus
 from spyglass.errors import BadRequest, NotFound
+from spyglass.notify.events import Event, task_payload
 from spyglass.services.tasks_ports import Claim, TaskQuery
 from spyglass.timeutils import utcnow
 
@@ -86,6 +87,21 @@ def _get(session: Session, task_id: str) -> Task:
     return _load(row, session.get(TaskInfoRow, task_id))
 
 
+def task_event(task: Task) -> Event:
+    """``task.create``/``.processing``/``.success``/``.failure`` for the task as saved."""
+    kind = {"pending": "create"}.get(task.status.value, task.status.value)
+    payload = task_payload(
+        task_id=task.id,
+        task_type=task.type,
+        status=task.status.value,
+        owner=task.owner,
+        expires_at=task.expires_at,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+    )
+    return Event(f"task.{kind}", payload, key=task.id)
+
+
 def _enqueue(session: Session, task: Task, node: str | None) -> None:
     session.add(TaskQueueRow(task_id=task.id, available_at=utcnow(), attempts=0, node=node))
 
@@ -96,16 +112,23 @@ class SqlTaskRepository:
         self.images = SqlImageRepository(database, outbox)
         """For the image changes that start and end imports (and their events)."""
 
+    def _task_event(self, session: Session, task: Task) -> None:
+        if self.images.outbox is not None:
+            self.images.outbox.write(session, [task_event(task)])
+
     async def add(self, task: Task, *, run: bool, node: str | None = None) -> Task:
         """Record a task; with ``run`` it also waits in the queue for a worker."""
 
         def work(session: Session) -> Task:
             _write(session, task, new=True)
+            self._task_event(session, task)
             if run:
                 _enqueue(session, task, node)
             return task
 
-        return await self.database.run(work, write=True)
+        added = await self.database.run(work, write=True)
+        self.images._committed(("task.create",))
+        return added
 
     async def begin(
         self,
@@ -124,11 +147,12 @@ class SqlTaskRepository:
             saved = SqlImageRepository._save(session, image, None, expect)
             self.images._record(session, saved, events)
             _write(session, task, new=True)
+            self._task_event(session, task)
             _enqueue(session, task, node)
             return saved
 
         saved = await self.database.run(work, write=True)
-        self.images._committed(events)
+        self.images._committed(("task.create",))
         return saved
 
     async def get(self, task_id: str) -> Task:
@@ -228,7 +252,12 @@ class SqlTaskRepository:
         await self.database.run(work, write=True)
 
     async def save(self, task: Task) -> Task:
-        await self.database.run(lambda s: _write(s, task, new=False), write=True)
+        def work(session: Session) -> None:
+            _write(session, task, new=False)
+            self._task_event(session, task)
+
+        await self.database.run(work, write=True)
+        self.images._committed(("task.update",))
         return task
 
     async def finish(
@@ -253,11 +282,13 @@ class SqlTaskRepository:
                 )
                 self.images._record(session, saved, events)
             _write(session, task, new=False)
+            if task.finished:
+                self._task_event(session, task)
             session.execute(delete(TaskQueueRow).where(TaskQueueRow.task_id == task.id))
             return saved
 
         saved = await self.database.run(work, write=True)
-        self.images._committed(events)
+        self.images._committed(("task.finish",))
         return saved
 
     async def expire(self, now: datetime) -> int:

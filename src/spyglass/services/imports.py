@@ -246,7 +246,9 @@ class ImportService:
             updated.properties[FAILED] = ",".join(s for s in failed if s not in stores)
         node = self.self_url if method == "glance-direct" else None
         try:
-            await self.tasks.begin(task, updated, expect=image, events=("image.update",), node=node)
+            await self.tasks.begin(
+                task, updated, expect=image, events=("image.update", "image.prepare"), node=node
+            )
         except ConcurrentUpdate as exc:
             raise Conflict(
                 f"New operation on image '{image.id}' is not permitted as prior operation "

@@ -11,10 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from spyglass.db.engine import create_database
 from spyglass.db.images import SqlImageRepository
 from spyglass.db.migrate import sync_schema
+from spyglass.db.models import NotificationRow
+from spyglass.db.outbox import Outbox
 from spyglass.db.tasks import SqlTaskRepository
 from spyglass.domain.image import Image, ImageStatus
 from spyglass.domain.tasks import TaskStatus, move, new_task
@@ -131,3 +135,26 @@ async def test_begin_refuses_an_image_that_changed(repo: SqlTaskRepository) -> N
     with pytest.raises(NotFound):
         await repo.get(task.id)  # nothing of it was written
     assert await repo.claim("w", lease=60, node=None) is None
+
+
+async def test_task_events_go_to_the_outbox(tmp_path: Path) -> None:
+    database = create_database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        await sync_schema(database)
+        repo = SqlTaskRepository(database, Outbox(database, publisher_id="image.test"))
+        task = new_task("import", owner="p", now=utcnow(), input={"secret": "s3cr3t"})
+        await repo.add(task, run=True)
+        claim = await repo.claim("w", lease=60, node=None)
+        assert claim is not None
+        running = await repo.save(move(task, TaskStatus.PROCESSING, utcnow(), 48))
+        await repo.finish(move(running, TaskStatus.SUCCESS, utcnow(), 48))
+
+        def recorded(session: Session) -> list[tuple[str, str]]:
+            rows = session.execute(select(NotificationRow).order_by(NotificationRow.id))
+            return [(r.event_type, r.payload) for r in rows.scalars()]
+
+        events = await database.run(recorded)
+    finally:
+        await database.dispose()
+    assert [name for name, _ in events] == ["task.create", "task.processing", "task.success"]
+    assert all("s3cr3t" not in payload for _, payload in events)  # input never notified
