@@ -16,6 +16,7 @@ import pytest
 
 from tests.functional.helpers import OCTET, create
 from tests.functional.test_import import DATA, wait_for
+from tests.lha import lha_archive
 from tests.server import LiveServer
 
 QEMU_IMG = shutil.which("qemu-img")
@@ -83,6 +84,13 @@ def test_zip_is_decompressed(api: httpx.Client) -> None:
     with zipfile.ZipFile(packed, "w") as archive:
         archive.writestr("disk.raw", DATA)
     image = stage_and_import(api, packed.getvalue(), "raw")
+    assert image["status"] == "active"
+    assert api.get(f"/v2/images/{image['id']}/file").content == DATA
+
+
+def test_lha_is_decompressed(api: httpx.Client) -> None:
+    pytest.importorskip("lhafile", reason="lhafile is not installed (pip install -e '.[lha]')")
+    image = stage_and_import(api, lha_archive((b"disk.raw", DATA)), "raw")
     assert image["status"] == "active"
     assert api.get(f"/v2/images/{image['id']}/file").content == DATA
 

@@ -18,6 +18,7 @@ from spyglass.imports.plugins.conversion import check_safe
 from spyglass.imports.plugins.decompression import decompress, kind_of
 from spyglass.imports.plugins.inject_metadata import InjectMetadata
 from spyglass.timeutils import utcnow
+from tests.lha import lha_archive
 
 
 def _image(**fields: object) -> Image:
@@ -90,3 +91,17 @@ def test_task_input_keeps_roles_out_of_sight() -> None:
         "web-download", "http://x/y", ("fast",), frozenset({"member"}),
     )  # fmt: skip
     assert shown_input(data) == {"image_id": "img", "import_req": body, "backend": ["fast"]}
+
+
+def test_lha_is_replaced_by_its_content(tmp_path: Path) -> None:
+    pytest.importorskip("lhafile", reason="lhafile is not installed (pip install -e '.[lha]')")
+    path = tmp_path / "staged"
+    path.write_bytes(lha_archive((b"disk.raw", b"lha!" * 500)))
+    assert decompress(path, cap=10_000) == "lha"
+    assert path.read_bytes() == b"lha!" * 500
+    path.write_bytes(lha_archive((b"disk.raw", b"x" * 5000)))
+    with pytest.raises(ImportFailed, match="larger than the size limit"):
+        decompress(path, cap=1000)
+    path.write_bytes(lha_archive((b"a", b"1"), (b"b", b"2")))
+    with pytest.raises(ImportFailed, match="holds 2 files"):
+        decompress(path, cap=1000)

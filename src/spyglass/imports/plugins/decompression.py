@@ -49,7 +49,7 @@ def _copy_capped(source: IO[bytes], target: Path, cap: int) -> None:
             out.write(chunk)
 
 
-def _open_member(path: Path, kind: str) -> Any:
+def _open_member(path: Path, kind: str, cap: int) -> Any:
     if kind == "gzip":
         return gzip.open(path, "rb")
     if kind == "zip":
@@ -66,10 +66,12 @@ def _open_member(path: Path, kind: str) -> Any:
             "installed on this server."
         ) from None
     archive = lhafile.LhaFile(str(path))
-    names = archive.namelist()
-    if len(names) != 1:
-        raise ImportFailed(f"The LHA archive holds {len(names)} files; it must hold one.")
-    return _BytesReader(archive.read(names[0]))
+    members = archive.infolist()
+    if len(members) != 1:
+        raise ImportFailed(f"The LHA archive holds {len(members)} files; it must hold one.")
+    if members[0].file_size > cap:  # lhafile reads a member whole: refuse before reading
+        raise ImportFailed(f"The decompressed image is larger than the size limit of {cap} bytes.")
+    return _BytesReader(archive.read(members[0].filename))
 
 
 class _BytesReader:
@@ -100,7 +102,7 @@ def decompress(path: Path, cap: int) -> str | None:
         return None
     target = path.with_name(f".{path.name}.decompressed")
     try:
-        with _open_member(path, kind) as member:
+        with _open_member(path, kind, cap) as member:
             _copy_capped(member, target, cap)
         os.replace(target, path)
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
