@@ -27,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import ClassVar, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -54,6 +56,7 @@ from spyglass.stores.base import (
     WriteResult,
 )
 from spyglass.stores.swift_auth import Catalog, Credentials, Token, authenticate
+from spyglass.stores.swift_read import BrokenBody, open_body
 from spyglass.stores.swift_refs import (
     SCHEMES,
     SwiftLocation,
@@ -109,7 +112,7 @@ class SwiftStore(Store):
         self.expire_soon = expire_soon
         self.containers_seed = containers_seed
         self.snet = snet
-        self._verify = verify
+        self._ssl = _ssl_context(verify)
         self._timeout = httpx.Timeout(timeout, connect=10.0)
         self._client: httpx.AsyncClient | None = None
         self._tokens: dict[Credentials, Token] = {}
@@ -223,7 +226,7 @@ class SwiftStore(Store):
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = httpx.AsyncClient(
-                verify=self._verify, timeout=self._timeout, trust_env=False
+                verify=self._ssl, timeout=self._timeout, trust_env=False
             )
         return self._client
 
@@ -274,12 +277,12 @@ class SwiftStore(Store):
         where = self.parse(location)
         start = byte_range.start if byte_range else 0
         end = byte_range.end if byte_range else None
-        response = await self._open_read(where, start, end)
-        length = response.headers.get("Content-Length")
+        opened = await self._open_read(where, start, end)
+        length = opened.length
         if length is None:
             size = await self.get_size(location)
-            length = str(size - start if end is None else min(end + 1, size) - start)
-        return ReadResult(stream=self._body(where, response, start, end), size=int(length))
+            length = size - start if end is None else min(end + 1, size) - start
+        return ReadResult(stream=self._body(where, opened, start, end), size=length)
 
     async def get_size(self, location: str) -> int:
         where = self.parse(location)
@@ -495,10 +498,23 @@ class SwiftStore(Store):
 
     # -- reading --------------------------------------------------------------------------
 
-    async def _open_read(self, where: SwiftLocation, start: int, end: int | None) -> httpx.Response:
+    async def _open_read(self, where: SwiftLocation, start: int, end: int | None) -> _Opened:
+        """The object's bytes from ``start``: read off the socket when Swift answers
+        plainly (``swift_read``), else through httpx, which also renews tokens."""
         headers = {}
         if start or end is not None:
             headers["Range"] = f"bytes={start}-{'' if end is None else end}"
+        token = await self._token(where.credentials)
+        url = f"{token.storage_url}/{quote(where.container, safe='')}/{quote(where.obj, safe='')}"
+        try:
+            with anyio.fail_after(self._timeout.read or 120.0):
+                direct = await open_body(
+                    url, {**headers, "X-Auth-Token": token.value}, ssl_context=self._ssl
+                )
+        except (OSError, TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError, BrokenBody):
+            direct = None  # httpx tells unreachable from refused, with its own errors
+        if direct is not None:
+            return _Opened(direct.length, direct.chunks(), direct.aclose)
         response = await self._call(
             where.credentials, "GET", where.container, where.obj, headers=headers, stream=True
         )
@@ -508,23 +524,24 @@ class SwiftStore(Store):
             if response.status_code == 416:
                 raise RangeNotSatisfiable("The requested range is not satisfiable.")
             _check(response, self.backend_id, "read")
-        return response
+        length = response.headers.get("Content-Length")
+        return _Opened(int(length) if length else None, response.aiter_raw(), response.aclose)
 
     async def _body(
-        self, where: SwiftLocation, response: httpx.Response, start: int, end: int | None
+        self, where: SwiftLocation, opened: _Opened, start: int, end: int | None
     ) -> ByteStream:
-        """The response's bytes; a broken transfer resumes where it stopped."""
+        """The object's bytes; a broken transfer resumes where it stopped."""
         retries = self.retry_get_count
         offset = start
         try:
             while True:
                 try:
-                    async for chunk in response.aiter_raw():
+                    async for chunk in opened.chunks:
                         offset += len(chunk)
                         yield chunk
                     return
-                except httpx.HTTPError as exc:
-                    await response.aclose()
+                except (httpx.HTTPError, BrokenBody) as exc:
+                    await opened.aclose()
                     broken: Exception = exc
                     while True:  # each attempt, successful or not, uses up one retry
                         if retries <= 0:
@@ -540,13 +557,13 @@ class SwiftStore(Store):
                             retries,
                         )
                         try:
-                            response = await self._open_read(where, offset, end)
+                            opened = await self._open_read(where, offset, end)
                             break
                         except StoreUnavailable as exc:
                             broken = exc
                             await anyio.sleep(RESUME_PAUSE)
         finally:
-            await response.aclose()
+            await opened.aclose()
 
     # -- requests and tokens --------------------------------------------------------------
 
@@ -612,6 +629,16 @@ class SwiftStore(Store):
             return token
 
 
+def _ssl_context(verify: bool | str) -> ssl.SSLContext:
+    """``swift_store_cacert`` (a path), the system's CAs (True), or no checks
+    (``swift_store_auth_insecure``, False)."""
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def _servicenet(token: Token) -> Token:
     """Rackspace ServiceNet: the same storage URL on the ``snet-`` host."""
     parts = urlsplit(token.storage_url)
@@ -649,3 +676,12 @@ class _Counted:
         chunk = await self.source.__anext__()
         self.count += len(chunk)
         return chunk
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    """A download under way, whichever client reads it."""
+
+    length: int | None
+    chunks: AsyncIterator[bytes]
+    aclose: Callable[[], Awaitable[None]]
