@@ -9,6 +9,7 @@ what Spyglass sent and where.
 from __future__ import annotations
 
 import re
+import ssl
 import sys
 import threading
 import time
@@ -144,10 +145,14 @@ class _Server(ThreadingHTTPServer):
 class HttpOrigin:
     """``with HttpOrigin() as origin: origin.put("/a.img", data); origin.url("/a.img")``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: serve HTTPS with this server-side context."""
         self.resources: dict[str, Resource] = {}
         self.seen: list[Seen] = []
+        self.scheme = "https" if tls else "http"
         self._server = _Server(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._server.origin = self
         self.port: int = self._server.server_port
         self._thread = threading.Thread(
@@ -155,7 +160,7 @@ class HttpOrigin:
         )
 
     def url(self, path: str, *, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def put(self, path: str, data: bytes = b"", **options: object) -> str:
         self.resources[path] = Resource(data, **options)  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ import base64
 import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -33,6 +34,7 @@ import anyio
 import httpx
 
 from spyglass.errors import (
+    ConfigError,
     ImageTooLarge,
     NotFound,
     RangeNotSatisfiable,
@@ -110,9 +112,12 @@ class OutboundClient:
         proxies: Mapping[str, str] | None = None,
         resolver: Resolver = system_resolver,
     ) -> None:
+        """``verify``: check certificates (``True``), against this CA bundle (a path),
+        or not at all (``False``: glance_store's ``https_insecure``)."""
         self.rules = rules
         self.limits = limits or OutboundLimits()
         self.resolver = resolver
+        tls: bool | ssl.SSLContext = verify if isinstance(verify, bool) else _ca_context(verify)
         timeout = httpx.Timeout(
             self.limits.read_timeout,
             connect=self.limits.connect_timeout,
@@ -125,11 +130,11 @@ class OutboundClient:
         for scheme, proxy in (proxies or {}).items():
             mounts[f"{scheme}://"] = httpx.AsyncHTTPTransport(
                 proxy=proxy if "://" in proxy else f"http://{proxy}",
-                verify=verify,
+                verify=tls,
                 limits=httpx.Limits(max_keepalive_connections=0),
             )
         self._client = httpx.AsyncClient(
-            verify=verify,
+            verify=tls,
             timeout=timeout,
             limits=httpx.Limits(max_keepalive_connections=0),
             trust_env=False,
@@ -256,6 +261,13 @@ class OutboundClient:
         for address in addresses:
             self.rules.check_address(target, address)
         return addresses[0]
+
+
+def _ca_context(ca_file: str) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"https_ca_certificates_file {ca_file}: {exc}") from None
 
 
 def _check_status(response: httpx.Response) -> None:
