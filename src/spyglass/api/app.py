@@ -67,6 +67,7 @@ from spyglass.services.images import ImageService
 from spyglass.services.members import MemberService
 from spyglass.services.metadefs import MetadefService
 from spyglass.services.quotas import parse_storage_quota
+from spyglass.services.recovery import Recovery
 from spyglass.services.stores import StoreService, store_ids
 from spyglass.services.upload import UploadService
 from spyglass.stores.registry import StoreSet, build_store_set
@@ -117,6 +118,7 @@ def build_services(
     """Every use case, wired to the repositories (the database's unless given), the
     stores, the policy and the outbox."""
     repos = repositories or sql_repositories(database, outbox)
+    lease = cast("float", settings.option("recovery", "upload_lease"))
     member_repo = repos.members
     policy = load_policy(settings)
     images = ImageService(
@@ -148,6 +150,8 @@ def build_services(
                 "tuple[str, ...]", settings.option("image_format", "gpt_safety_checks_nonfatal")
             ),
             signatures=signature_service(settings),
+            leases=repos.leases,
+            lease_seconds=lease,
         ),
         downloads=DownloadService(images),
         views=ViewOptions(
@@ -157,6 +161,7 @@ def build_services(
         ),
         metadefs=MetadefService(repos.metadefs, policy),
         stores=StoreService(images, types=dict(settings.enabled_backends or {})),
+        recovery=Recovery(images, repos.leases, lease=lease),
     )
 
 
@@ -245,6 +250,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
             async with (
                 publishing(notifications, database, outbox),
                 imports.running() if imports else contextlib.nullcontext(),
+                services.recovery.running() if services.recovery else contextlib.nullcontext(),
             ):
                 yield
         finally:

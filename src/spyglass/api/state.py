@@ -12,6 +12,7 @@ from spyglass.services.images import ImageService
 from spyglass.services.imports import ImportService
 from spyglass.services.members import MemberService
 from spyglass.services.metadefs import MetadefService
+from spyglass.services.recovery import Recovery
 from spyglass.services.stores import StoreService
 from spyglass.services.tasks import TaskService
 from spyglass.services.upload import UploadService
@@ -33,5 +34,7 @@ class Services:
     """Multi-store discovery and per-store deletes."""
     imports: ImportService | None = None
     """Staging and interoperable import."""
+    recovery: Recovery | None = None
+    """Puts images whose upload died with its server back to ``queued``."""
     tasks: TaskService | None = None
     """The tasks API."""

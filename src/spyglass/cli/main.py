@@ -180,8 +180,9 @@ def scrub(
         typer.Option(help="Bring this pending_delete image back to active instead."),
     ] = None,
 ) -> None:
-    """Finish delayed deletes whose scrub_time has passed (glance-scrubber)."""
-    from spyglass.api.app import build_stores, database_url
+    """Finish delayed deletes whose scrub_time has passed (glance-scrubber), and put images
+    whose upload died with its server back to queued."""
+    from spyglass.api.app import build_services, build_stores, database_url
     from spyglass.db.deletions import SqlDeletionQueue
     from spyglass.db.engine import create_database
     from spyglass.services.scrubber import Scrubber
@@ -199,7 +200,12 @@ def scrub(
                 await scrubber.restore(restore)
                 return f"image {restore} restored"
             report = await scrubber.scrub(utcnow())
-            return f"scrubbed {report.scrubbed} image(s), {report.failed} failed"
+            recovery = build_services(settings, database, stores).recovery
+            recovered = await recovery.sweep() if recovery else []
+            return (
+                f"scrubbed {report.scrubbed} image(s), {report.failed} failed; "
+                f"{len(recovered)} interrupted upload(s) back to queued"
+            )
         finally:
             await stores.close()
             await database.dispose()

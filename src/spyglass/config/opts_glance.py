@@ -407,6 +407,18 @@ GLANCE_OPTIONS: tuple[Opt, ...] = (
         ],
     ),
     *in_section(
+        "recovery",
+        [
+            float_opt(
+                "upload_lease",
+                60.0,
+                "Seconds an upload's lease lasts (renewed while bytes flow); an image in "
+                "saving whose lease has run out for twice this long is put back to queued.",
+                min=1,
+            ),
+        ],
+    ),
+    *in_section(
         "metrics",
         [
             bool_opt(

@@ -168,6 +168,22 @@ class UploadReservationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
 
+class TransferLeaseRow(Base):
+    """A live server's claim on an image whose data it is writing (``saving``).
+
+    Spyglass's own table (upstream has none, and a crash leaves the image in
+    ``saving`` for ever). The writer renews its lease while the bytes flow; an
+    image in ``saving`` without a live lease belongs to a server that died, and
+    any server may put it back to ``queued`` (``services/recovery.py``).
+    """
+
+    __tablename__ = "spyglass_transfer_leases"
+
+    image_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
 class NotificationRow(Base):
     """A notification waiting for delivery: the outbox.
 

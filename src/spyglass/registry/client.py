@@ -146,3 +146,20 @@ class RemoteEventLog:
 
     async def record(self, events: Sequence[Event]) -> None:
         await self.rpc.call("events.record", events=events)
+
+
+class RemoteTransferLeases:
+    """``TransferLeases`` at the registry: every API server's uploads in one place."""
+
+    def __init__(self, rpc: RegistryConnection) -> None:
+        self.rpc = rpc
+
+    async def hold(self, image_id: str, holder: str, *, seconds: float) -> None:
+        await self.rpc.call("leases.hold", image_id=image_id, holder=holder, seconds=seconds)
+
+    async def release(self, image_id: str, holder: str) -> None:
+        await self.rpc.call("leases.release", image_id=image_id, holder=holder)
+
+    async def abandoned(self, *, older_than: datetime) -> Sequence[str]:
+        found = await self.rpc.call("leases.abandoned", older_than=older_than)
+        return cast("Sequence[str]", found)

@@ -26,12 +26,19 @@ from spyglass import errors
 from spyglass.domain.metadefs import MetadefObject, MetadefProperty, MetadefTag
 from spyglass.errors import SpyglassError
 from spyglass.services.metadef_ports import Child, ChildKind, MetadefRepository
-from spyglass.services.ports import DeletionQueue, EventLog, ImageRepository, MemberRepository
+from spyglass.services.ports import (
+    DeletionQueue,
+    EventLog,
+    ImageRepository,
+    MemberRepository,
+    TransferLeases,
+)
 
 PORTS: dict[str, type] = {
     "images": ImageRepository,
     "members": MemberRepository,
     "deletions": DeletionQueue,
+    "leases": TransferLeases,
     "events": EventLog,
     "metadefs": MetadefRepository,
 }

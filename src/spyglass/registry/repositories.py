@@ -14,12 +14,19 @@ from spyglass.config import Settings
 from spyglass.db.deletions import SqlDeletionQueue
 from spyglass.db.engine import Database
 from spyglass.db.images import SqlImageRepository
+from spyglass.db.leases import SqlTransferLeases
 from spyglass.db.members import SqlMemberRepository
 from spyglass.db.metadefs import SqlMetadefRepository
 from spyglass.db.outbox import Outbox
 from spyglass.errors import ConfigError
 from spyglass.services.metadef_ports import MetadefRepository
-from spyglass.services.ports import DeletionQueue, EventLog, ImageRepository, MemberRepository
+from spyglass.services.ports import (
+    DeletionQueue,
+    EventLog,
+    ImageRepository,
+    MemberRepository,
+    TransferLeases,
+)
 
 if TYPE_CHECKING:
     from spyglass.registry.connection import RegistryConnection
@@ -34,6 +41,7 @@ class Repositories:
     members: MemberRepository
     deletions: DeletionQueue
     metadefs: MetadefRepository
+    leases: TransferLeases
     events: EventLog | None
     """Where events with no other write go (``image.send``); ``None`` records none."""
 
@@ -53,6 +61,7 @@ def sql_repositories(database: Database, outbox: Outbox | None) -> Repositories:
         members=SqlMemberRepository(database, outbox),
         deletions=SqlDeletionQueue(database),
         metadefs=SqlMetadefRepository(database),
+        leases=SqlTransferLeases(database),
         events=outbox,
     )
 
@@ -64,6 +73,7 @@ def remote_repositories(rpc: RegistryConnection, *, events: bool) -> Repositorie
         RemoteEventLog,
         RemoteImageRepository,
         RemoteMemberRepository,
+        RemoteTransferLeases,
     )
     from spyglass.registry.metadefs_client import RemoteMetadefRepository
 
@@ -72,5 +82,6 @@ def remote_repositories(rpc: RegistryConnection, *, events: bool) -> Repositorie
         members=RemoteMemberRepository(rpc),
         deletions=RemoteDeletionQueue(rpc),
         metadefs=RemoteMetadefRepository(rpc),
+        leases=RemoteTransferLeases(rpc),
         events=RemoteEventLog(rpc) if events else None,
     )

@@ -99,6 +99,21 @@ class ImageRepository(Protocol):
     async def usage(self, owner: str | None, *, excluding: str | None = None) -> Usage: ...
 
 
+class TransferLeases(Protocol):
+    """Which live server writes an image's data (``services/recovery.py`` says why)."""
+
+    async def hold(self, image_id: str, holder: str, *, seconds: float) -> None:
+        """Take or renew the lease until ``seconds`` from now."""
+        ...
+
+    async def release(self, image_id: str, holder: str) -> None: ...
+
+    async def abandoned(self, *, older_than: datetime) -> Sequence[str]:
+        """Images in ``saving`` last changed before ``older_than`` whose lease is gone or
+        expired: their writer died."""
+        ...
+
+
 class DeletionQueue(Protocol):
     """Images deleted with ``delayed_delete``, waiting for the scrubber."""
 

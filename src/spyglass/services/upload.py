@@ -10,6 +10,7 @@ write only its data fields, so a metadata change made meanwhile survives.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from spyglass.domain.states import transition
 from spyglass.errors import BadRequest, Conflict, Gone, ImageNotFound, ImageTooLarge
 from spyglass.notify.events import upload_failed
 from spyglass.services.images import ImageService
-from spyglass.services.ports import ImageRepository
+from spyglass.services.ports import ImageRepository, TransferLeases
+from spyglass.services.recovery import LEASE_SECONDS, leased
 from spyglass.services.signatures import SignatureService
 from spyglass.services.stores import new_location, upload_target
 from spyglass.stores.base import Store
@@ -96,14 +98,24 @@ class UploadService:
         gpt_nonfatal: Collection[str] = (),
         storage_quota: int | None = None,
         signatures: SignatureService | None = None,
+        leases: TransferLeases | None = None,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.images = images
         self.signatures = signatures or SignatureService(None)
+        self.leases = leases
+        self.lease_seconds = lease_seconds
         self.hashing_algorithm = hashing_algorithm
         self.size_cap = size_cap
         self.require_format_match = require_format_match
         self.gpt_nonfatal = gpt_nonfatal
         self.storage_quota = storage_quota
+
+    def _lease(self, image_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """While the bytes flow, a lease says a live server writes them (``recovery``)."""
+        if self.leases is None:
+            return contextlib.nullcontext()
+        return leased(self.leases, image_id, self.lease_seconds)
 
     async def upload(
         self,
@@ -134,9 +146,10 @@ class UploadService:
             events=("image.update", "image.prepare"),
         )
         try:
-            return await self._store_and_activate(
-                saving, data, size, length_hint, checksum, store_id
-            )
+            async with self._lease(image_id):
+                return await self._store_and_activate(
+                    saving, data, size, length_hint, checksum, store_id
+                )
         except BaseException as exc:
             with anyio.CancelScope(shield=True):  # the client may be gone; clean up anyway
                 await self._notify_failure(saving, exc)
@@ -251,14 +264,18 @@ class UploadService:
             return None
 
     async def _back_to_queued(self, image: Image, status: ImageStatus = ImageStatus.QUEUED) -> None:
-        """Undo ``saving`` (to ``status``); if the image was deleted meanwhile there is
-        nothing to undo."""
-        queued = transition(image, status)
-        queued.locations = []
-        queued.checksum = queued.os_hash_algo = queued.os_hash_value = None
-        try:
-            await self.images.repo.save_data(
-                queued, expect_status=ImageStatus.SAVING, events=("image.update",)
-            )
-        except (ImageNotFound, Conflict):
-            log.info("image %s changed during a failed upload; not restoring queued", image.id)
+        await back_to_queued(self.images.repo, image, status)
+
+
+async def back_to_queued(repo: ImageRepository, image: Image, status: ImageStatus) -> bool:
+    """Undo ``saving`` (to ``status``); whether it was undone. If the image was deleted or
+    changed meanwhile there is nothing to undo."""
+    queued = transition(image, status)
+    queued.locations = []
+    queued.checksum = queued.os_hash_algo = queued.os_hash_value = None
+    try:
+        await repo.save_data(queued, expect_status=ImageStatus.SAVING, events=("image.update",))
+    except (ImageNotFound, Conflict):
+        log.info("image %s changed during a failed upload; not restoring queued", image.id)
+        return False
+    return True

@@ -119,6 +119,11 @@ class Store(ABC):
         """Raise ``InUse`` when the backend would refuse to delete the data now (clones
         of an RBD snapshot), so that deleting the image is refused before it starts."""
 
+    async def discard_partial(self, image_id: str) -> None:  # noqa: B027 - optional hook
+        """Remove what an ``add`` of ``image_id`` that was cut off by a crash left behind
+        (partial files, unfinished multipart uploads, segments). Called only once no
+        server writes that image any more (``services/recovery.py``)."""
+
     def properties(self) -> Mapping[str, object]:
         """What ``GET /v2/info/stores/detail`` shows as this store's ``properties``
         (upstream's keys for the driver type; never a credential)."""

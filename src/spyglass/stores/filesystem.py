@@ -143,6 +143,16 @@ class FilesystemStore(Store):
                 await anyio.to_thread.run_sync(_unlink_quietly, partial)
         return WriteResult(location=final.as_uri(), size=written)
 
+    async def discard_partial(self, image_id: str) -> None:
+        """The partial files of a cut-off ``add``, and a final file that was linked but never
+        recorded (a crash between the link and the database): an image still ``saving`` has
+        no location, and no other image may name this one's file."""
+        if not _SAFE_ID.match(image_id):
+            return
+        leftovers = [*self.datadir.glob(f".{image_id}.*.partial"), self.datadir / image_id]
+        for path in leftovers:
+            await anyio.to_thread.run_sync(_unlink_quietly, path)
+
     async def get(self, location: str, *, byte_range: ByteRange | None = None) -> ReadResult:
         path = self.path_for(location)
         try:
