@@ -11,6 +11,7 @@ share one database: a sweep must never touch an upload that another, live server
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -49,14 +50,13 @@ async def leased(
             except Exception:  # the database may be away for a moment; try again
                 log.warning("image %s: could not renew its upload lease", image_id)
 
+    # A plain task, not a task group: the upload's own errors must reach the caller as
+    # they are, not wrapped in an exception group.
+    renewing = asyncio.ensure_future(renew())
     try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(renew)
-            try:
-                yield
-            finally:
-                tasks.cancel_scope.cancel()
+        yield
     finally:
+        renewing.cancel()
         with anyio.CancelScope(shield=True):
             try:
                 await leases.release(image_id, HOLDER)
