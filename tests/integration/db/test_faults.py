@@ -101,11 +101,13 @@ def test_database_down_answers_503_then_recovers(pg: PrivatePostgres, tmp_path: 
             _expect_503(c, "GET", "/v2/images")
             _expect_503(c, "GET", f"/v2/images/{image}")
             _expect_503(c, "POST", "/v2/images", json={"name": "during"})
-            assert c.get("/healthcheck").status_code == 200  # the process itself is fine
+            assert c.get("/healthcheck").status_code == 503  # the balancer takes it out
+
 
             pg.start()
             assert _wait_for(c, f"/v2/images/{image}").json()["name"] == "before"
             assert c.post("/v2/images", json={"name": "after"}).status_code == 201
+            assert c.get("/healthcheck").status_code == 200
             names = {i["name"] for i in c.get("/v2/images").json()["images"]}
             assert names == {"before", "after"}
     finally:

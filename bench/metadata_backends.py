@@ -1,0 +1,316 @@
+"""Metadata req/s by database backend: Spyglass on SQLite, PostgreSQL, MariaDB and through the
+registry (on PostgreSQL), beside upstream Glance 33 on PostgreSQL, in one run.
+
+    python bench/metadata_backends.py [--duration 6] [--seed 300] [--no-write]
+
+Each configuration gets a fresh database (PostgreSQL and MariaDB are the machine's servers on
+5432 and 3306; a database per configuration is created and dropped), ``--seed`` images made
+through its API, then create, show and list (first page of 20) at concurrency 1 and 32 for
+``--duration`` seconds each. Every server runs with the same worker count (suite.servers.WORKERS);
+the registry configuration is that many API workers plus one registry process. Writes the
+"Database backends" section of docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.*
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # suite
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from suite.load import Request, run_load
+from suite.sections import replace_section
+from suite.servers import REPO, WORKERS, Server, Spyglass, Upstream, free_port
+from suite.workloads import create_image
+
+from spyglass.db.engine import async_url
+
+POSTGRES = os.environ.get("SPYGLASS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+MYSQL = os.environ.get("SPYGLASS_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/mysql")
+JSON = {"Content-Type": "application/json"}
+OPERATIONS = ("create", "show", "list")
+CONCURRENCY = (1, 32)
+TOKEN = uuid.uuid4().hex
+SPYGLASS = REPO / ".venv" / "bin" / "spyglass"
+
+
+async def _admin(admin: str, statement: str) -> None:
+    engine = create_async_engine(async_url(admin), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@dataclass
+class Database:
+    admin: str
+    name: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.admin.rsplit('/', 1)[0]}/{self.name}"
+
+    def create(self) -> Database:
+        asyncio.run(_admin(self.admin, f"CREATE DATABASE {self.name}"))
+        return self
+
+    def drop(self) -> None:
+        asyncio.run(_admin(self.admin, f"DROP DATABASE IF EXISTS {self.name}"))
+
+
+def _fresh(admin: str, label: str) -> Database:
+    return Database(admin, f"bench_{label}_{uuid.uuid4().hex[:8]}").create()
+
+
+def _sync(work: Path, url: str) -> None:
+    config = work / "db.conf"
+    config.write_text(f"[database]\nconnection = {url}\n")
+    subprocess.run([str(SPYGLASS), "db", "sync", "--config-file", str(config)], check=True)
+
+
+class Registry:
+    """``spyglass registry`` on a free port, over one database, trusting a shared token."""
+
+    def __init__(self, work: Path, url: str) -> None:
+        self.work = work
+        self.url = url
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        config = self.work / "glance-registry.conf"
+        config.write_text(
+            f"[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = {self.port}\n"
+            f"registry_auth_token = {TOKEN}\n[database]\nconnection = {self.url}\n"
+        )
+        with (self.work / "registry.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(SPYGLASS), "registry", "--config-file", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        time.sleep(3)
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the registry exited: {(self.work / 'registry.log').read_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+class UpstreamOn(Upstream):
+    """Upstream Glance with its database on a server (no SQLite WAL switch)."""
+
+    def __init__(self, work: Path, url: str) -> None:
+        super().__init__(work, http="socket", wal=False)
+        scheme, rest = url.split("://", 1)
+        self.database_url = f"postgresql+psycopg2://{rest}" if scheme == "postgresql" else url
+
+    def _env(self, keep: bool) -> dict[str, str]:
+        return {**super()._env(keep), "UPSTREAM_DB_CONNECTION": self.database_url}
+
+
+@dataclass
+class Figures:
+    rps: float
+    errors: int
+
+
+def _requests(server: Server, operation: str, ids: list[str]) -> Callable[[int], Request]:
+    if operation == "create":
+
+        def create(i: int) -> Request:
+            body = {"name": f"b{i}", "disk_format": "raw", "container_format": "bare",
+                    "tags": ["bench"], "os_distro": "cirros"}  # fmt: skip
+            return "POST", "/v2/images", json.dumps(body).encode(), JSON
+
+        return create
+    if operation == "show":
+        chosen = random.Random(7)
+        return lambda _i: ("GET", f"/v2/images/{chosen.choice(ids)}", b"", {})
+    return lambda _i: ("GET", "/v2/images?limit=20", b"", {})
+
+
+def measure(server: Server, seed: int, duration: float) -> dict[tuple[str, int], Figures]:
+    ids = [create_image(server, f"seed-{i}") for i in range(seed)]
+    run_load(server.host, server.port, 4, _requests(server, "show", ids), duration=1.0)  # warm
+    found: dict[tuple[str, int], Figures] = {}
+    for operation in OPERATIONS:
+        expect = (201,) if operation == "create" else (200,)
+        for concurrency in CONCURRENCY:
+            result = run_load(
+                server.host,
+                server.port,
+                concurrency,
+                _requests(server, operation, ids),
+                expect=expect,
+                duration=duration,
+            )
+            if result.errors:
+                print(f"  ! {operation} x{concurrency}: {result.errors} errors: "
+                      f"{result.first_error}", flush=True)  # fmt: skip
+            found[(operation, concurrency)] = Figures(result.rps, result.errors)
+            print(f"  {operation:6} x{concurrency:<2} {result.rps:8.1f} req/s", flush=True)
+    return found
+
+
+def _spyglass(work: Path, lines: list[str]) -> Spyglass:
+    return Spyglass(work, ["bind_host = 127.0.0.1", *lines])
+
+
+def run_all(work: Path, seed: int, duration: float) -> dict[str, dict[tuple[str, int], Figures]]:
+    results: dict[str, dict[tuple[str, int], Figures]] = {}
+
+    def one(label: str, start: Callable[[], tuple[Server, Callable[[], None]]]) -> None:
+        print(f"{label}:", flush=True)
+        server, cleanup = start()
+        try:
+            results[label] = measure(server, seed, duration)
+        finally:
+            cleanup()
+
+    def sqlite() -> tuple[Server, Callable[[], None]]:
+        server = _spyglass(work / "sqlite", [])
+        server.start(fresh=True)
+        return server, server.stop
+
+    def on(admin: str, label: str) -> Callable[[], tuple[Server, Callable[[], None]]]:
+        def start() -> tuple[Server, Callable[[], None]]:
+            database = _fresh(admin, label)
+            _sync(work, database.url)
+            server = _spyglass(work / label, ["[database]", f"connection = {database.url}"])
+            server.start(fresh=True)
+
+            def cleanup() -> None:
+                server.stop()
+                database.drop()
+
+            return server, cleanup
+
+        return start
+
+    def registry() -> tuple[Server, Callable[[], None]]:
+        database = _fresh(POSTGRES, "registry")
+        _sync(work, database.url)
+        service = Registry(work / "registry-service", database.url)
+        service.start()
+        server = _spyglass(
+            work / "registry-api",
+            [
+                "data_api = glance.db.registry.api",
+                "registry_host = 127.0.0.1",
+                f"registry_port = {service.port}",
+                f"registry_auth_token = {TOKEN}",
+            ],
+        )
+        server.start(fresh=True)
+
+        def cleanup() -> None:
+            server.stop()
+            service.stop()
+            database.drop()
+
+        return server, cleanup
+
+    def upstream() -> tuple[Server, Callable[[], None]]:
+        database = _fresh(POSTGRES, "upstream")
+        server = UpstreamOn(work / "upstream-pg", database.url)
+        server.start(fresh=True)
+
+        def cleanup() -> None:
+            server.stop()
+            database.drop()
+
+        return server, cleanup
+
+    one("Spyglass, SQLite", sqlite)
+    one("Spyglass, PostgreSQL", on(POSTGRES, "postgresql"))
+    one("Spyglass, MariaDB", on(MYSQL, "mariadb"))
+    one("Spyglass through the registry, PostgreSQL", registry)
+    one("upstream Glance 33, PostgreSQL", upstream)
+    return results
+
+
+def report(results: dict[str, dict[tuple[str, int], Figures]], seed: int, duration: float) -> str:
+    upstream = results["upstream Glance 33, PostgreSQL"]
+    direct = results["Spyglass, PostgreSQL"]
+    registry = results["Spyglass through the registry, PostgreSQL"]
+    header = "| configuration | " + " | ".join(
+        f"{op} x{c}" for op in OPERATIONS for c in CONCURRENCY
+    ) + " |"  # fmt: skip
+    lines = [header, "|---" * (1 + len(OPERATIONS) * len(CONCURRENCY)) + "|"]
+    for label, figures in results.items():
+        cells = [f"{figures[(op, c)].rps:.0f}" for op in OPERATIONS for c in CONCURRENCY]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    ratio_lines = []
+    for label, figures in results.items():
+        if label.startswith("upstream"):
+            continue
+        ratios = [figures[k].rps / upstream[k].rps for k in upstream if upstream[k].rps]
+        ratio_lines.append(f"| {label} | " + " | ".join(f"{r:.1f}x" for r in ratios) + " |")
+    kept = [registry[k].rps / direct[k].rps for k in direct if direct[k].rps]
+    errors = sum(f.errors for figures in results.values() for f in figures.values())
+    load = os.getloadavg()
+    return "\n".join(
+        [
+            "`python bench/metadata_backends.py` (one run; "
+            f"{seed} images made through each API first, {duration:g} s per figure, "
+            f"{WORKERS} workers each, {errors} errors; load average before the run "
+            f"{load[0]:.1f} on 2 cores shared with other work, so compare within this table).",
+            "",
+            "Requests per second (create: POST /v2/images; show: GET one image; list: the first "
+            "page of 20):",
+            "",
+            *lines,
+            "",
+            "Against upstream Glance on PostgreSQL (target: at least 3x everywhere):",
+            "",
+            "| configuration | "
+            + " | ".join(f"{op} x{c}" for op in OPERATIONS for c in CONCURRENCY)
+            + " |",
+            "|---" * (1 + len(OPERATIONS) * len(CONCURRENCY)) + "|",
+            *ratio_lines,
+            "",
+            "The registry keeps "
+            + ", ".join(f"{r:.0%}" for r in kept)
+            + " of direct PostgreSQL's req/s (same column order; target: at least 70%).",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=6.0)
+    parser.add_argument("--seed", type=int, default=300)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    Upstream.install()
+    work = REPO / ".bench" / "metadata-backends"
+    work.mkdir(parents=True, exist_ok=True)
+    results = run_all(work, args.seed, args.duration)
+    body = report(results, args.seed, args.duration)
+    print(body)
+    if not args.no_write:
+        replace_section(REPO / "docs" / "performance.md", "## Database backends", body)
+
+
+if __name__ == "__main__":
+    main()
