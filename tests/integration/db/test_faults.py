@@ -103,7 +103,6 @@ def test_database_down_answers_503_then_recovers(pg: PrivatePostgres, tmp_path: 
             _expect_503(c, "POST", "/v2/images", json={"name": "during"})
             assert c.get("/healthcheck").status_code == 503  # the balancer takes it out
 
-
             pg.start()
             assert _wait_for(c, f"/v2/images/{image}").json()["name"] == "before"
             assert c.post("/v2/images", json={"name": "after"}).status_code == 201
