@@ -4,15 +4,19 @@ through the HTTP store under the outbound rules, never written or deleted there.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from tests.functional.helpers import create, patch
 from tests.http_origin import HttpOrigin
-from tests.server import LiveServer
+from tests.memory import GROWTH_LIMIT_MIB, MIB, RSS_LIMIT_MIB
+from tests.server import LiveServer, RssSampler, pattern_stream
 
 DATA = hashlib.sha512(b"seed").digest() * 40_000  # 2.5 MiB
+V1_FORMATS = {"x-image-meta-disk-format": "raw", "x-image-meta-container-format": "bare"}
 LOOPBACK_ALLOWED = (
     "show_multiple_locations = true",
     "[import_filtering_opts]",
@@ -140,3 +144,38 @@ def test_a_remote_that_goes_away_is_a_503_not_a_500(
         assert client.get(f"/v2/images/{image['id']}/file").status_code == 503
         del origin.resources["/images/disk.raw"]
         assert client.get(f"/v2/images/{image['id']}/file").status_code == 503
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_for_remote_data(
+    server_factory: Callable[..., LiveServer], origin: HttpOrigin
+) -> None:
+    """Reading an HTTP location and copying from one (v1 copy-from into the file store)
+    stream: the server's peak RSS does not grow with the image."""
+    server = server_factory(*LOOPBACK_ALLOWED)
+    peaks = {}
+    with _client(server) as client:
+        for size in (16 * MIB, 256 * MIB):
+            data = b"".join(pattern_stream(size))
+            url = origin.put(f"/{size}.raw", data)
+            image = create(client, disk_format="raw", container_format="bare")
+            assert _add(client, image["id"], url).status_code == 200
+            with RssSampler(server.pid) as sampler:
+                received = hashlib.sha256()
+                with client.stream("GET", f"/v2/images/{image['id']}/file") as download:
+                    for chunk in download.iter_raw():
+                        received.update(chunk)
+                headers = {**V1_FORMATS, "x-glance-api-copy-from": url}
+                copied = client.post("/v1/images", headers=headers).json()["image"]["id"]
+                deadline = time.monotonic() + 120
+                while client.get(f"/v2/images/{copied}").json()["status"] != "active":
+                    assert time.monotonic() < deadline, "the copy did not finish"
+                    time.sleep(0.1)
+            assert received.digest() == hashlib.sha256(data).digest()
+            assert client.get(f"/v2/images/{copied}").json()["size"] == size
+            peaks[size] = sampler.peak / MIB
+            del origin.resources[f"/{size}.raw"], data
+            client.delete(f"/v2/images/{copied}")
+    small, large = peaks[16 * MIB], peaks[256 * MIB]
+    assert large < RSS_LIMIT_MIB, f"peak RSS {large:.0f} MiB"
+    assert large - small < GROWTH_LIMIT_MIB, f"RSS grew from {small:.0f} to {large:.0f} MiB"
