@@ -183,7 +183,13 @@ class ImportFlow:
 
     async def _stage(self, image: Image, source: Source) -> None:
         await self.uploads.ingest(
-            image, source.stream, store=self.staging.store, length_hint=source.size, inspect=False
+            image,
+            source.stream,
+            store=self.staging.store,
+            length_hint=source.size,
+            inspect=False,
+            verify=False,
+            hashes=False,
         )
 
     async def _remote_metadata(self, attempt: Attempt) -> None:
@@ -242,6 +248,8 @@ class ImportFlow:
     async def _succeed(self, task: Task, attempt: Attempt) -> None:
         job, working = attempt.job, attempt.working
         first = attempt.written[0]
+        digests = first.digests
+        assert digests is not None
         done = move(task, TaskStatus.SUCCESS, self.now(), self.ttl_hours)
         done.result = {"image_id": working.id}
         done.message = ""
@@ -253,14 +261,14 @@ class ImportFlow:
                     raise ImportFailed(f"Image {current.id} is now {current.status}.")
                 image.disk_format = working.disk_format
                 image.container_format = working.container_format
-                image.size = first.digests.size
-                image.checksum = first.digests.checksum
-                image.os_hash_algo = first.digests.os_hash_algo
-                image.os_hash_value = first.digests.os_hash_value
+                image.size = digests.size
+                image.checksum = digests.checksum
+                image.os_hash_algo = digests.os_hash_algo
+                image.os_hash_value = digests.os_hash_value
                 image.virtual_size = first.virtual_size or working.virtual_size
                 image.properties.update(working.properties)
                 image = transition(image, ImageStatus.ACTIVE)
-                image.size = first.digests.size
+                image.size = digests.size
                 image.virtual_size = first.virtual_size or working.virtual_size
             image.locations = [
                 *image.locations,

@@ -113,8 +113,10 @@ class ImportService:
                 size=size,
                 length_hint=length_hint,
                 inspect=self.inspect_staged and uploading.disk_format is not None,
+                hashes=False,
+                verify=False,  # signatures are checked on what the import stores
             )
-            uploading.size = got.digests.size
+            uploading.size = got.size
             await self.images.repo.save_data(uploading, expect_status=ImageStatus.UPLOADING)
         except BaseException:
             with anyio.CancelScope(shield=True):

@@ -83,8 +83,22 @@ class Ingested:
     """What the pipeline stored: where, and what it measured on the way."""
 
     location: Location
-    digests: Digests
+    size: int
+    digests: Digests | None
+    """``None`` when the caller asked for no hashing (staging)."""
     virtual_size: int | None
+
+
+class _Counter:
+    """Counts the bytes of a stream that is not hashed."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    async def wrap(self, source: ByteStream) -> ByteStream:
+        async for chunk in source:
+            self.size += len(chunk)
+            yield chunk
 
 
 class UploadService:
@@ -177,11 +191,13 @@ class UploadService:
         quota: bool = True,
         inspect: bool = True,
         verify: bool = True,
+        hashes: bool = True,
     ) -> Ingested:
         """The one pipeline: stream ``data`` into ``store`` through the size cap, the
         owner's quota reservation (while ``image`` is receiving data), the digests, the
         format inspection and the signature check. Uploads, staging and every import
-        method use it. Whatever fails, nothing it wrote is left in the store."""
+        method use it. Whatever fails, nothing it wrote is left in the store. Staged data
+        is not hashed (``hashes=False``): the import hashes what goes into the store."""
         verifier = await self.signatures.verifier_for(image.properties) if verify else None
         stream = limit_size(rechunk(data), cap=self.size_cap, expected=size)
         reservation = None
@@ -191,8 +207,9 @@ class UploadService:
             if announced is not None:
                 await reservation.cover(announced, exactly=True)
             stream = reservation.wrap(stream)
-        digester = Digester(self.hashing_algorithm)
-        stream = digester.wrap(stream)
+        digester = Digester(self.hashing_algorithm) if hashes else None
+        counter = _Counter()
+        stream = counter.wrap(stream) if digester is None else digester.wrap(stream)
         inspector = FormatInspector() if inspect and image.container_format == "bare" else None
         if inspector is not None:
             stream = inspector.wrap(stream)
@@ -211,14 +228,15 @@ class UploadService:
             with anyio.CancelScope(shield=True):
                 await self.images.delete_data(written.location, image.id)
             raise
-        digests = digester.result
-        if checksum is not None and checksum != digests.checksum:
+        digests = digester.result if digester is not None else None
+        if checksum is not None and (digests is None or checksum != digests.checksum):
             await self.images.delete_data(written.location, image.id)
             raise BadRequest(
                 f"Supplied checksum ({checksum}) and checksum generated from uploaded image "
-                f"({digests.checksum}) did not match."
+                f"({digests.checksum if digests else None}) did not match."
             )
-        return Ingested(new_location(store, written), digests, virtual_size)
+        size = digests.size if digests is not None else counter.size
+        return Ingested(new_location(store, written), size, digests, virtual_size)
 
     async def _store_and_activate(
         self,
@@ -235,6 +253,7 @@ class UploadService:
         )
         image.virtual_size = got.virtual_size
         digests = got.digests
+        assert digests is not None
         image.locations = [got.location]
         image.size = digests.size
         image.checksum = digests.checksum
