@@ -115,3 +115,21 @@ async def test_built_from_the_configuration_with_its_rules(tmp_path: Path) -> No
         assert await allowed.get_size(url) == 4
         await allowed.close()
     await store.close()
+
+
+async def test_a_multi_store_http_backend_reads_its_own_section(tmp_path: Path) -> None:
+    conf = tmp_path / "glance-api.conf"
+    conf.write_text(
+        "[DEFAULT]\nenabled_backends = fast:file, web:http\n"
+        "[glance_store]\ndefault_backend = fast\n"
+        "[web]\nhttps_insecure = false\nstore_description = Remote mirrors\n"
+        "[import_filtering_opts]\nallowed_hosts = mirror.example.org\n"
+    )
+    stores = build_store_set(load_settings([conf]), tmp_path)
+    web = stores.for_location("https://mirror.example.org/a.img")
+    assert isinstance(web, HttpStore) and web.backend_id == "web"
+    assert stores.descriptions["web"] == "Remote mirrors"
+    assert web.client.rules.allowed_hosts == {"mirror.example.org"}
+    with pytest.raises(OutboundDenied, match=r"host other\.example\.org"):
+        await web.get_size("https://other.example.org/a.img")
+    await stores.close()
