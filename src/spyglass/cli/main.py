@@ -162,14 +162,6 @@ def _startup_summary(settings: Settings, data_dir: Path, url: str) -> list[str]:
     )
 
 
-def _sync(url: str) -> None:
-    """Bring the schema up to date (``spyglass registry`` runs this for its embedded SQLite)."""
-    from spyglass.cli.db import run_on
-    from spyglass.db.migrate import sync_schema
-
-    run_on(url, sync_schema)
-
-
 @app.command()
 def scrub(
     config_file: ConfigFiles = None,

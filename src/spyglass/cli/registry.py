@@ -62,7 +62,8 @@ def registry(
     import uvicorn
 
     from spyglass.api.app import database_url
-    from spyglass.cli.main import _sync
+    from spyglass.cli.db import prepare_for_serving
+    from spyglass.db.engine import PoolOptions
     from spyglass.logs import configure_logging, mask_url
     from spyglass.registry.server import build_registry_app
     from spyglass.registry.trust import Trust
@@ -89,8 +90,7 @@ def registry(
         f"listening on {scheme}://{settings.bind_host}:{port}",
     ):
         log.info("%s", line)
-    if url.startswith("sqlite:"):  # the embedded database sets itself up
-        _sync(url)
+    prepare_for_serving(url, PoolOptions.from_settings(settings))
     uvicorn.run(
         app,
         host=settings.bind_host,

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from spyglass.api.app import build_outbox, database_url, publishing
 from spyglass.config import Settings
-from spyglass.db.engine import create_database
+from spyglass.db.engine import PoolOptions, create_database
 from spyglass.errors import BadRequest, NotFound, SpyglassError
 from spyglass.notify.base import notify_config
 from spyglass.registry.protocol import CALLS, Call, encode_error
@@ -77,7 +77,8 @@ async def healthcheck(request: Request) -> Response:
 def build_registry_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette:
     """The registry server over the configured database (``[database] connection``)."""
     trust = Trust.from_settings(settings)
-    database = create_database(database_url(settings, data_dir))
+    pool = PoolOptions.from_settings(settings)
+    database = create_database(database_url(settings, data_dir), pool)
     notifications = notify_config(settings)
     outbox = build_outbox(notifications, database)
     endpoint = RpcEndpoint(sql_repositories(database, outbox))
