@@ -82,11 +82,11 @@ class Swift(StoreBackend):
         "cost Spyglass 0.9-1.5 s and Swift 6.4-6.8 s. The own client hashes nothing on the "
         "server side and uploads its segments on 10 threads at once, which a server streaming"
         " one request cannot do without holding several segments in memory; those are the "
-        "differences behind the missed upload target. Downloads run at about the same rate for every "
-        "mover (own client 96, upstream 100, Spyglass 92 MB/s) with Swift doing most of the "
-        "work, so 1.5x upstream is out of reach there. A first run, with the driver reading "
-        "bodies through httpx (1.46 CPU-s per GiB in the driver against 0.55 now), downloaded"
-        " at 54 MB/s against upstream's 69."
+        "differences behind the missed upload target. Downloads run at about the same rate "
+        "for every mover (own client 96, upstream 100, Spyglass 92 MB/s) with Swift doing "
+        "most of the work, so 1.5x upstream is out of reach there. A first run, with the "
+        "driver reading bodies through httpx (1.46 CPU-s per GiB in the driver against 0.55 "
+        "now), downloaded at 54 MB/s against upstream's 69."
     )
 
     def __init__(self) -> None:
