@@ -307,12 +307,18 @@ def create_database(connection: str, pool: PoolOptions | None = None) -> Databas
         engine = create_sync_engine(
             url.set(drivername="sqlite"),
             connect_args={"check_same_thread": False, "isolation_level": None},
+            hide_parameters=True,
             **sqlite_options,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return ThreadedDatabase(engine)
-    options: dict[str, Any] = {"pool_pre_ping": True, **pool.engine_options()}
+    # Parameters hold location URLs, which may carry credentials: never in logs or errors.
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "hide_parameters": True,
+        **pool.engine_options(),
+    }
     if kind == "mysql":
         # As on PostgreSQL: each statement sees what others committed before it,
         # so a check made after taking a row lock reads the winner's write.
