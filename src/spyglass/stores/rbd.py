@@ -180,22 +180,26 @@ class RbdStore(Store):
         if await self._run("looking for the image", self.cluster.exists, None, image_id):
             raise Duplicate(f"Image data for {image_id} already exists in store {self.backend_id}.")
         partial = f"{image_id}{PARTIAL}{uuid.uuid4().hex[:12]}"
-        image = await self._run(
-            "creating the image", self.cluster.create, partial, size or 0, self.order
-        )
+        writer = self.cluster.session()
+        image = None
         finishing = False
         try:
+            create = writer.create
+            image = await self._run("creating the image", create, partial, size or 0, self.order)
             written = await self._write(image, data, size or 0, known=size is not None)
             finishing = True
             await self._run(
-                "snapshotting the image", self.cluster.finish, image, written, partial, image_id
+                "snapshotting the image", writer.finish, image, written, partial, image_id
             )
         except BaseException:
             with anyio.CancelScope(shield=True):  # the client may be gone; clean up anyway
-                if not finishing:
+                if image is not None and not finishing:
                     await anyio.to_thread.run_sync(_close_quietly, image)
+                await anyio.to_thread.run_sync(writer.shutdown)
                 await anyio.to_thread.run_sync(self.janitor.discard, partial)
             raise
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(writer.shutdown)
         fsid = self.cluster.fsid
         location = RbdLocation(image_id, self.pool, fsid, SNAPSHOT) if fsid else None
         return WriteResult(location=(location or RbdLocation(image_id)).uri(), size=written)

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -81,6 +81,7 @@ class Cluster:
         self.config = config
         self._lock = threading.Lock()
         self._handle: Any = None
+        self._ioctxs: dict[str, Any] = {}
         self.fsid: str | None = None
 
     def translate(self, exc: BaseException, action: str) -> BaseException:
@@ -157,47 +158,54 @@ class Cluster:
                 "(rbd_store_pool) does not exist."
             )
 
+    def session(self) -> Cluster:
+        """A connection of its own, for one upload: if the upload is cut off, shutting
+        it down lets Ceph expire its watch and exclusive lock, which would otherwise
+        keep the partial image busy for as long as the shared connection lives."""
+        return Cluster(self.b, self.config)
+
     def shutdown(self) -> None:
         with self._lock:
             handle, self._handle = self._handle, None
+            contexts, self._ioctxs = list(self._ioctxs.values()), {}
+        for ctx in contexts:
+            ctx.close()
         if handle is not None:
             handle.shutdown()
 
-    @contextmanager
-    def ioctx(self, pool: str | None = None) -> Iterator[Any]:
-        """An I/O context on ``pool`` that fails fast with ENOSPC/EDQUOT when the pool
-        or cluster is full, instead of pausing writes until a timeout (and lets the
-        cleanup of a failed upload delete data while full)."""
-        ctx = self.connected().open_ioctx(pool or self.config.pool)
-        try:
-            ctx.set_osdmap_full_try()
-            yield ctx
-        finally:
-            ctx.close()
+    def ioctx(self, pool: str | None = None) -> Any:
+        """The I/O context on ``pool``, opened once and kept (open images use it).
+
+        It fails fast with ENOSPC/EDQUOT when the pool or cluster is full, instead of
+        pausing writes until a timeout, and lets the cleanup of a failed upload delete
+        data while full.
+        """
+        pool = pool or self.config.pool
+        handle = self.connected()
+        with self._lock:
+            ctx = self._ioctxs.get(pool)
+            if ctx is None:
+                ctx = self._ioctxs[pool] = handle.open_ioctx(pool)
+                ctx.set_osdmap_full_try()
+            return ctx
 
     # -- images ----------------------------------------------------------------------
 
     def exists(self, pool: str | None, name: str) -> bool:
-        with self.ioctx(pool) as ctx:
-            try:
-                self.b.rbd.Image(ctx, name, read_only=True).close()
-            except self.b.rbd.ImageNotFound:
-                return False
-            return True
+        try:
+            self.b.rbd.Image(self.ioctx(pool), name, read_only=True).close()
+        except self.b.rbd.ImageNotFound:
+            return False
+        return True
 
     def create(self, name: str, size: int, order: int) -> Any:
         """Create image ``name`` and return it opened for writing."""
-        rbd = self.b.rbd
-        with self.ioctx() as ctx:
-            features = self.connected().conf_get("rbd_default_features")
-            if not features or int(features) == 0:
-                features = rbd.RBD_FEATURE_LAYERING
-            rbd.RBD().create(ctx, name, size, order, old_format=False, features=int(features))
-            try:
-                return rbd.Image(ctx, name)
-            except BaseException:
-                self.remove_partial(name)
-                raise
+        rbd, ctx = self.b.rbd, self.ioctx()
+        features = self.connected().conf_get("rbd_default_features")
+        if not features or int(features) == 0:
+            features = rbd.RBD_FEATURE_LAYERING
+        rbd.RBD().create(ctx, name, size, order, old_format=False, features=int(features))
+        return rbd.Image(ctx, name)
 
     def finish(self, image: Any, size: int, partial: str, final: str) -> None:
         """Trim to ``size``, take and protect the snapshot, and rename into place."""
@@ -208,74 +216,73 @@ class Cluster:
             image.protect_snap(SNAPSHOT)
         finally:
             image.close()
-        with self.ioctx() as ctx:
-            self.b.rbd.RBD().rename(ctx, partial, final)
-
-    def size(self, pool: str | None, name: str, snapshot: str | None) -> int:
-        with self.ioctx(pool) as ctx, self._image(ctx, name, snapshot) as image:
-            return int(image.size())
+        self.b.rbd.RBD().rename(self.ioctx(), partial, final)
 
     def open_for_reading(self, pool: str | None, name: str, snapshot: str | None) -> Any:
-        with self.ioctx(pool) as ctx:
-            return self.b.rbd.Image(ctx, name, snapshot=snapshot, read_only=True)
+        return self.b.rbd.Image(self.ioctx(pool), name, snapshot=snapshot, read_only=True)
 
     @contextmanager
-    def _image(self, ctx: Any, name: str, snapshot: str | None) -> Iterator[Any]:
-        image = self.b.rbd.Image(ctx, name, snapshot=snapshot, read_only=True)
+    def _reading(self, pool: str | None, name: str, snapshot: str | None) -> Iterator[Any]:
+        image = self.open_for_reading(pool, name, snapshot)
         try:
             yield image
         finally:
             image.close()
 
+    def size(self, pool: str | None, name: str, snapshot: str | None) -> int:
+        with self._reading(pool, name, snapshot) as image:
+            return int(image.size())
+
     def has_clones(self, pool: str | None, name: str, snapshot: str | None) -> bool:
         """Whether images were cloned from the snapshot (Nova and Cinder do)."""
-        rbd = self.b.rbd
-        with self.ioctx(pool) as ctx:
-            try:
-                with self._image(ctx, name, snapshot or SNAPSHOT) as image:
-                    return bool(list(image.list_children()))
-            except rbd.ImageNotFound:
-                return False
+        try:
+            with self._reading(pool, name, snapshot or SNAPSHOT) as image:
+                return bool(list(image.list_children()))
+        except self.b.rbd.ImageNotFound:
+            return False
 
     def delete(self, pool: str | None, name: str, snapshot: str | None) -> None:
         """Unprotect and remove the snapshot, then the image; EBUSY while clones exist."""
-        rbd = self.b.rbd
-        with self.ioctx(pool) as ctx:
-            if snapshot is not None:
-                with rbd.Image(ctx, name) as image:
-                    try:
-                        image.unprotect_snap(snapshot)
-                    except rbd.InvalidArgument:
-                        pass  # not protected (any more)
-                    except rbd.ImageNotFound:
-                        snapshot = None  # no such snapshot
-                    if snapshot is not None:
-                        image.remove_snap(snapshot)
-            try:
-                rbd.RBD().remove(ctx, name)
-            except rbd.ImageHasSnapshots:
-                # snapshots someone else took: upstream moves such images to the trash
-                rbd.RBD().trash_move(ctx, name)
+        rbd, ctx = self.b.rbd, self.ioctx(pool)
+        if snapshot is not None:
+            with rbd.Image(ctx, name) as image:
+                try:
+                    image.unprotect_snap(snapshot)
+                except rbd.InvalidArgument:
+                    pass  # not protected (any more)
+                except rbd.ImageNotFound:
+                    snapshot = None  # no such snapshot
+                if snapshot is not None:
+                    image.remove_snap(snapshot)
+        try:
+            rbd.RBD().remove(ctx, name)
+        except rbd.ImageHasSnapshots:
+            # snapshots someone else took: upstream moves such images to the trash
+            rbd.RBD().trash_move(ctx, name)
 
     def remove_partial(self, name: str) -> bool:
         """Remove a partial image (with its snapshot, if it got one); True once it is gone.
 
+        Nothing is tried until the pool can be listed again: an image opened while the
+        cluster is away may leave a watch behind that keeps the image busy for good.
         librbd may answer ENOENT while the image is still listed (a pool over its quota
         fails the last steps), so "gone" means "no longer listed".
         """
         rbd = self.b.rbd
         try:
-            with self.ioctx() as ctx:
-                with suppress(rbd.ImageNotFound):
-                    self.delete(None, name, SNAPSHOT)
-                return name not in rbd.RBD().list(ctx)
+            ctx = self.ioctx()
+            if name not in rbd.RBD().list(ctx):
+                return True
+            try:
+                rbd.RBD().remove(ctx, name)
+            except rbd.ImageHasSnapshots:
+                self.delete(None, name, SNAPSHOT)
+            except rbd.ImageNotFound:
+                pass
+            return name not in rbd.RBD().list(ctx)
         except Exception as exc:
             log.debug("store %s: partial image not removed yet: %s", self.config.backend_id, exc)
             return False
-
-    def names(self) -> list[str]:
-        with self.ioctx() as ctx:
-            return list(self.b.rbd.RBD().list(ctx))
 
 
 class Janitor:
