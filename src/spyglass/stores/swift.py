@@ -507,9 +507,13 @@ class SwiftStore(Store):
         token = await self._token(where.credentials)
         url = f"{token.storage_url}/{quote(where.container, safe='')}/{quote(where.obj, safe='')}"
         try:
-            with anyio.fail_after(self._timeout.read or 120.0):
+            read_timeout = self._timeout.read or 120.0
+            with anyio.fail_after(read_timeout):
                 direct = await open_body(
-                    url, {**headers, "X-Auth-Token": token.value}, ssl_context=self._ssl
+                    url,
+                    {**headers, "X-Auth-Token": token.value},
+                    ssl_context=self._ssl,
+                    read_timeout=read_timeout,
                 )
         except (OSError, TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError, BrokenBody):
             direct = None  # httpx tells unreachable from refused, with its own errors

@@ -37,6 +37,8 @@ class DirectBody:
     length: int
     _stream: anyio.abc.ByteStream
     _first: bytes
+    timeout: float = 120.0
+    """Seconds one read may wait for Swift before the transfer counts as broken."""
     _closed: bool = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -48,8 +50,9 @@ class DirectBody:
                 yield first
             while remaining > 0:
                 try:
-                    chunk = await self._stream.receive(min(READ_SIZE, remaining))
-                except (anyio.EndOfStream, anyio.BrokenResourceError, OSError) as exc:
+                    with anyio.fail_after(self.timeout):
+                        chunk = await self._stream.receive(min(READ_SIZE, remaining))
+                except (anyio.EndOfStream, anyio.BrokenResourceError, OSError, TimeoutError) as exc:
                     raise BrokenBody(type(exc).__name__) from None
                 remaining -= len(chunk)
                 yield chunk
@@ -68,6 +71,7 @@ async def open_body(
     headers: Mapping[str, str],
     *,
     ssl_context: ssl.SSLContext | None,
+    read_timeout: float = 120.0,
 ) -> DirectBody | None:
     """GET ``url``; the open body for a plain 200/206, else ``None`` (nothing left open).
 
@@ -110,4 +114,4 @@ async def open_body(
     if status not in (200, 206) or not length.isdigit() or "transfer-encoding" in found:
         await stream.aclose()
         return None
-    return DirectBody(status, found, int(length), stream, first)
+    return DirectBody(status, found, int(length), stream, first, read_timeout)
