@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,39 +89,16 @@ def test_stage_and_glance_direct(
     _judge(api, image_id, case, virtual_size)
 
 
-@pytest.mark.parametrize("case", ALL, ids=lambda case: case.name)
-def test_web_download(
-    api: httpx.Client,
-    server: LiveServer,
-    root: Path,
-    web: tuple[str, int, Content],
-    corpus: Corpus,
-    case: Case,
-) -> None:
+def _web_download(web: tuple[str, int, Content], data: bytes, case: Case) -> dict[str, Any]:
     host, port, content = web
-    data, virtual_size = corpus.get(case)
     path = f"/corpus/{uuid.uuid4().hex}"
     content.files[path] = data
-    image_id = create(api, disk_format=case.disk_format, container_format="bare")["id"]
-    body = {"method": {"name": "web-download", "uri": f"http://{host}:{port}{path}"}}
-    assert api.post(f"/v2/images/{image_id}/import", json=body).status_code == 202
-    _judge(api, image_id, case, virtual_size)
-    if not case.safe:
-        assert _leftovers(root, server, image_id) == []
+    return {"name": "web-download", "uri": f"http://{host}:{port}{path}"}
 
 
-@pytest.mark.parametrize("case", ALL, ids=lambda case: case.name)
-def test_glance_download(
-    api: httpx.Client,
-    server: LiveServer,
-    root: Path,
-    web: tuple[str, int, Content],
-    corpus: Corpus,
-    case: Case,
-) -> None:
+def _glance_download(web: tuple[str, int, Content], data: bytes, case: Case) -> dict[str, Any]:
     """The remote region is a fake that serves an active image's metadata and bytes."""
-    _, _, content = web
-    data, virtual_size = corpus.get(case)
+    content = web[2]
     remote_id = str(uuid.uuid4())
     remote = {
         "id": remote_id,
@@ -134,14 +111,23 @@ def test_glance_download(
     }
     content.files[f"/v2/images/{remote_id}"] = json.dumps(remote).encode()
     content.files[f"/v2/images/{remote_id}/file"] = data
+    return {"name": "glance-download", "glance_region": "RegionTwo", "glance_image_id": remote_id}
+
+
+@pytest.mark.parametrize("method", [_web_download, _glance_download], ids=["web", "glance"])
+@pytest.mark.parametrize("case", ALL, ids=lambda case: case.name)
+def test_download_methods(
+    api: httpx.Client,
+    server: LiveServer,
+    root: Path,
+    web: tuple[str, int, Content],
+    corpus: Corpus,
+    case: Case,
+    method: Callable[[tuple[str, int, Content], bytes, Case], dict[str, Any]],
+) -> None:
+    data, virtual_size = corpus.get(case)
     image_id = create(api, disk_format=case.disk_format, container_format="bare")["id"]
-    body = {
-        "method": {
-            "name": "glance-download",
-            "glance_region": "RegionTwo",
-            "glance_image_id": remote_id,
-        }
-    }
+    body = {"method": method(web, data, case)}
     assert api.post(f"/v2/images/{image_id}/import", json=body).status_code == 202
     _judge(api, image_id, case, virtual_size)
     if not case.safe:
