@@ -4,6 +4,7 @@ driven over HTTP and by python-glanceclient's ``glance``."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +140,79 @@ def test_64_mib_with_the_glance_client(
 @pytest.mark.slow
 def test_peak_rss_is_flat_on_swift(server: LiveServer) -> None:
     assert_memory_is_flat(server, small=16 * MIB, large=256 * MIB)
+
+
+@pytest.fixture(scope="module")
+def multi(
+    tmp_path_factory: pytest.TempPathFactory, swift_main: SwiftProxy, container: str
+) -> Iterator[LiveServer]:
+    """``enabled_backends`` with a local store (the default) and Swift."""
+    data = tmp_path_factory.mktemp("swift-multi")
+    live = LiveServer(
+        data,
+        [
+            "enabled_backends = local:file, sw:swift",
+            "[glance_store]",
+            "default_backend = local",
+            "[local]",
+            f"filesystem_store_datadir = {data}/local",
+            "[sw]",
+            f"swift_store_auth_address = {swift_main.auth_url}",
+            f"swift_store_user = {USER}",
+            f"swift_store_key = {KEY}",
+            "swift_store_auth_version = 1",
+            f"swift_store_container = {container}",
+            "swift_store_create_container_on_put = true",
+            "swift_store_large_object_size = 1",
+            "swift_store_large_object_chunk_size = 1",
+            "weight = 100",
+        ],
+    ).start()
+    yield live
+    live.stop()
+
+
+def test_multi_store_upload_to_swift_copy_and_delete_from_one_store(
+    multi: LiveServer, swift_main: SwiftProxy, container: str
+) -> None:
+    data = b"".join(pattern_stream(3 * MIB + 5))
+    with httpx.Client(base_url=multi.url, timeout=120, trust_env=False) as http:
+        detail = {s["id"]: s for s in http.get("/v2/info/stores/detail").json()["stores"]}
+        assert detail["sw"]["type"] == "swift"
+        assert detail["sw"]["properties"] == {
+            "container": container,
+            "large_object_size": MIB,
+            "large_object_chunk_size": MIB,
+        }
+        image = http.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"})
+        image_id = image.json()["id"]
+        assert "sw" in image.headers["OpenStack-image-store-ids"].split(",")
+        stored = http.put(
+            f"/v2/images/{image_id}/file",
+            content=data,
+            headers={"Content-Type": "application/octet-stream", "X-Image-Meta-Store": "sw"},
+        )
+        assert stored.status_code == 204, stored.text
+        assert http.get(f"/v2/images/{image_id}").json()["stores"] == "sw"
+        names = anyio.run(swift_main.names, container)
+        assert sorted(n for n in names if n.startswith(image_id))[:2] == [
+            image_id,
+            f"{image_id}-00001",
+        ]
+        copied = http.post(
+            f"/v2/images/{image_id}/import",
+            json={"method": {"name": "copy-image"}, "stores": ["local"]},
+        )
+        assert copied.status_code == 202, copied.text
+        for _ in range(120):
+            if http.get(f"/v2/images/{image_id}").json()["stores"] == "sw,local":
+                break
+            time.sleep(0.5)
+        assert http.get(f"/v2/images/{image_id}").json()["stores"] == "sw,local"
+        assert http.get(f"/v2/images/{image_id}/file").content == data  # weight 100: Swift
+        assert http.delete(f"/v2/stores/sw/{image_id}").status_code == 204
+        assert http.get(f"/v2/images/{image_id}").json()["stores"] == "local"
+        names = anyio.run(swift_main.names, container)
+        assert [n for n in names if n.startswith(image_id)] == []
+        assert http.get(f"/v2/images/{image_id}/file").content == data
+        http.delete(f"/v2/images/{image_id}")
