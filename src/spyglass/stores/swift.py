@@ -27,11 +27,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Self
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import anyio
 import httpx
@@ -55,7 +54,8 @@ from spyglass.stores.base import (
     StoreOptions,
     WriteResult,
 )
-from spyglass.stores.swift_auth import Catalog, Credentials, Token, authenticate
+from spyglass.stores.swift_auth import Catalog, Credentials
+from spyglass.stores.swift_client import SwiftClient, object_path
 from spyglass.stores.swift_read import BrokenBody, open_body
 from spyglass.stores.swift_refs import (
     SCHEMES,
@@ -107,16 +107,16 @@ class SwiftStore(Store):
         self.create_container = create_container
         self.large_object_size = large_object_size
         self.segment_size = segment_size
-        self.catalog = catalog or Catalog()
         self.retry_get_count = retry_get_count
-        self.expire_soon = expire_soon
         self.containers_seed = containers_seed
-        self.snet = snet
-        self._ssl = _ssl_context(verify)
-        self._timeout = httpx.Timeout(timeout, connect=10.0)
-        self._client: httpx.AsyncClient | None = None
-        self._tokens: dict[Credentials, Token] = {}
-        self._auth_locks: dict[Credentials, anyio.Lock] = {}
+        self.swift = SwiftClient(
+            backend_id,
+            catalog=catalog or Catalog(),
+            expire_soon=expire_soon,
+            snet=snet,
+            verify=verify,
+            timeout=timeout,
+        )
         self._orphans: set[tuple[Credentials, str, str]] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -203,7 +203,7 @@ class SwiftStore(Store):
     async def open(self) -> None:
         """Authenticate, and check (or create) the container new images go to."""
         creds = self.references[self.reference]
-        await self._token(creds, renew=True)
+        await self.swift.token(creds, renew=True)
         if self.containers_seed == 0:
             await self._ensure_container(creds, self.container)
 
@@ -218,17 +218,7 @@ class SwiftStore(Store):
                 len(self._orphans),
                 ", ".join(sorted(f"{c}/{n}" for _, c, n in self._orphans)),
             )
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                verify=self._ssl, timeout=self._timeout, trust_env=False
-            )
-        return self._client
+        await self.swift.aclose()
 
     # -- locations ------------------------------------------------------------------------
 
@@ -261,7 +251,7 @@ class SwiftStore(Store):
         creds = self.references[self.reference]
         container = self.container_for(image_id)
         await self._ensure_container(creds, container)
-        existing = await self._call(creds, "HEAD", container, image_id)
+        existing = await self.swift.call(creds, "HEAD", container, image_id)
         if existing.status_code < 300:
             raise Duplicate(f"Image data for {image_id} already exists in the Swift store.")
         stream = Pushback(data)
@@ -286,7 +276,7 @@ class SwiftStore(Store):
 
     async def get_size(self, location: str) -> int:
         where = self.parse(location)
-        response = await self._call(where.credentials, "HEAD", where.container, where.obj)
+        response = await self.swift.call(where.credentials, "HEAD", where.container, where.obj)
         _check(response, self.backend_id, "read")
         return int(response.headers.get("Content-Length", 0))
 
@@ -295,13 +285,13 @@ class SwiftStore(Store):
         by an interrupted delete still leads a retry to them)."""
         where = self.parse(location)
         creds, container = where.credentials, where.container
-        head = await self._call(creds, "HEAD", container, where.obj)
+        head = await self.swift.call(creds, "HEAD", container, where.obj)
         if head.status_code == 404:
             await self._delete_segments(creds, container, f"{where.obj}-")  # orphans
             raise NotFound("Image data not found in the Swift store.")
         _check(head, self.backend_id, "delete")
         if head.headers.get("X-Static-Large-Object", "").lower() == "true":
-            response = await self._call(
+            response = await self.swift.call(
                 creds, "DELETE", container, where.obj, params={"multipart-manifest": "delete"}
             )
             _check(response, self.backend_id, "delete")
@@ -310,7 +300,7 @@ class SwiftStore(Store):
         if manifest:
             segment_container, _, prefix = manifest.partition("/")
             await self._delete_segments(creds, segment_container, prefix)
-        response = await self._call(creds, "DELETE", container, where.obj)
+        response = await self.swift.call(creds, "DELETE", container, where.obj)
         _check(response, self.backend_id, "delete")
 
     # -- writing --------------------------------------------------------------------------
@@ -318,7 +308,7 @@ class SwiftStore(Store):
     async def _ensure_container(self, creds: Credentials, container: str) -> None:
         """HEAD the container (which also proves the token right before data is
         streamed); create it when missing and allowed."""
-        response = await self._call(creds, "HEAD", container)
+        response = await self.swift.call(creds, "HEAD", container)
         if response.status_code == 404:
             if not self.create_container:
                 raise StoreMisconfigured(
@@ -326,7 +316,7 @@ class SwiftStore(Store):
                     "create it or set swift_store_create_container_on_put = True."
                 )
             log.info("Swift store %s: creating container %s", self.backend_id, container)
-            response = await self._call(creds, "PUT", container)
+            response = await self.swift.call(creds, "PUT", container)
         _check(response, self.backend_id, "write")
 
     async def _put_single(
@@ -378,7 +368,7 @@ class SwiftStore(Store):
                 raise SizeMismatch("The image data is longer than its declared size.")
             names.append(obj)
             headers = {"X-Object-Manifest": f"{quote(container)}/{quote(obj)}-"}
-            response = await self._call(
+            response = await self.swift.call(
                 creds, "PUT", container, obj, headers={**headers, "If-None-Match": "*"}
             )
             if response.status_code == 412:
@@ -407,7 +397,7 @@ class SwiftStore(Store):
             headers["If-None-Match"] = "*"  # image data is never overwritten
         if length is not None:
             headers["Content-Length"] = str(length)
-        response = await self._call(
+        response = await self.swift.call(
             creds, "PUT", container, obj, headers=headers, content=counted, replayable=False
         )
         if response.status_code == 404:
@@ -424,7 +414,7 @@ class SwiftStore(Store):
         cluster may update late: wait until it accounts for every segment."""
         for delay in (0.0, 0.2, 0.5, 1.0, 2.0, 4.0):
             await anyio.sleep(delay)
-            head = await self._call(creds, "HEAD", container, obj)
+            head = await self.swift.call(creds, "HEAD", container, obj)
             if head.status_code < 300 and int(head.headers.get("Content-Length", -1)) == size:
                 return
         raise StoreUnavailable(
@@ -441,7 +431,7 @@ class SwiftStore(Store):
         with anyio.CancelScope(shield=True), anyio.move_on_after(CLEANUP_TIMEOUT):
             for name in names:
                 try:
-                    response = await self._call(creds, "DELETE", container, name)
+                    response = await self.swift.call(creds, "DELETE", container, name)
                 except StoreUnavailable:
                     break
                 if response.status_code < 300 or response.status_code == 404:
@@ -465,7 +455,7 @@ class SwiftStore(Store):
             for orphan in list(self._orphans):
                 creds, container, name = orphan
                 try:
-                    response = await self._call(creds, "DELETE", container, name)
+                    response = await self.swift.call(creds, "DELETE", container, name)
                 except StoreUnavailable:
                     break
                 except Exception:  # a sweeper must not die
@@ -477,7 +467,7 @@ class SwiftStore(Store):
 
     async def _delete_segments(self, creds: Credentials, container: str, prefix: str) -> None:
         for name in await self._list(creds, container, prefix):
-            response = await self._call(creds, "DELETE", container, name)
+            response = await self.swift.call(creds, "DELETE", container, name)
             if response.status_code >= 300 and response.status_code != 404:
                 _check(response, self.backend_id, "delete")
 
@@ -486,7 +476,7 @@ class SwiftStore(Store):
         marker = ""
         while True:
             params = {"prefix": prefix, "format": "json", "marker": marker}
-            response = await self._call(creds, "GET", container, params=params)
+            response = await self.swift.call(creds, "GET", container, params=params)
             if response.status_code == 404:
                 return names
             _check(response, self.backend_id, "read")
@@ -504,22 +494,21 @@ class SwiftStore(Store):
         headers = {}
         if start or end is not None:
             headers["Range"] = f"bytes={start}-{'' if end is None else end}"
-        token = await self._token(where.credentials)
-        url = f"{token.storage_url}/{quote(where.container, safe='')}/{quote(where.obj, safe='')}"
+        token = await self.swift.token(where.credentials)
+        url = token.storage_url + object_path(where.container, where.obj)
         try:
-            read_timeout = self._timeout.read or 120.0
-            with anyio.fail_after(read_timeout):
+            with anyio.fail_after(self.swift.read_timeout):
                 direct = await open_body(
                     url,
                     {**headers, "X-Auth-Token": token.value},
-                    ssl_context=self._ssl,
-                    read_timeout=read_timeout,
+                    ssl_context=self.swift.ssl,
+                    read_timeout=self.swift.read_timeout,
                 )
         except (OSError, TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError, BrokenBody):
             direct = None  # httpx tells unreachable from refused, with its own errors
         if direct is not None:
             return _Opened(direct.length, direct.chunks(), direct.aclose)
-        response = await self._call(
+        response = await self.swift.call(
             where.credentials, "GET", where.container, where.obj, headers=headers, stream=True
         )
         if response.status_code >= 300:
@@ -568,87 +557,6 @@ class SwiftStore(Store):
                             await anyio.sleep(RESUME_PAUSE)
         finally:
             await opened.aclose()
-
-    # -- requests and tokens --------------------------------------------------------------
-
-    async def _call(
-        self,
-        creds: Credentials,
-        method: str,
-        container: str,
-        obj: str | None = None,
-        *,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        content: AsyncIterator[bytes] | bytes | None = None,
-        stream: bool = False,
-        replayable: bool = True,
-    ) -> httpx.Response:
-        """One request with a valid token; a 401 is retried once with a new token
-        when the body can be sent again. Unreachable Swift is ``StoreUnavailable``."""
-        token = await self._token(creds)
-        path = "/" + quote(container, safe="") + ("" if obj is None else "/" + quote(obj, safe=""))
-        for attempt in (1, 2):
-            request = self.client.build_request(
-                method,
-                token.storage_url + path,
-                params=params,
-                headers={**(headers or {}), "X-Auth-Token": token.value},
-                content=content if content is not None else (b"" if method == "PUT" else None),
-            )
-            try:
-                response = await self.client.send(request, stream=stream)
-            except httpx.HTTPError as exc:
-                raise StoreUnavailable(
-                    f"Swift store {self.backend_id} is unavailable ({type(exc).__name__})."
-                ) from None
-            if response.status_code != 401:
-                return response
-            await response.aclose()
-            self._tokens.pop(creds, None)
-            if attempt == 2 or not replayable:
-                break
-            token = await self._token(creds, stale=token)
-        raise StoreMisconfigured(
-            f"Swift store {self.backend_id}: Swift refused a fresh token of its user."
-        )
-
-    async def _token(
-        self, creds: Credentials, *, renew: bool = False, stale: Token | None = None
-    ) -> Token:
-        """A token for ``creds`` valid for ``expire_soon`` more seconds; one
-        authentication at a time per user."""
-        token = self._tokens.get(creds)
-        if token is not None and not renew and not token.expires_within(self.expire_soon):
-            return token
-        lock = self._auth_locks.setdefault(creds, anyio.Lock())
-        async with lock:
-            current = self._tokens.get(creds)
-            if current is not None and current is not token and current is not stale:
-                return current  # another task renewed it meanwhile
-            token = await authenticate(self.client, creds, self.catalog, store=self.backend_id)
-            if self.snet:
-                token = _servicenet(token)
-            self._tokens[creds] = token
-            return token
-
-
-def _ssl_context(verify: bool | str) -> ssl.SSLContext:
-    """``swift_store_cacert`` (a path), the system's CAs (True), or no checks
-    (``swift_store_auth_insecure``, False)."""
-    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-    if verify is False:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _servicenet(token: Token) -> Token:
-    """Rackspace ServiceNet: the same storage URL on the ``snet-`` host."""
-    parts = urlsplit(token.storage_url)
-    netloc = parts.netloc if parts.netloc.startswith("snet-") else f"snet-{parts.netloc}"
-    url = urlunsplit(parts._replace(netloc=netloc))
-    return Token(token.value, url, token.expires_at)
 
 
 def _check(response: httpx.Response, store: str, doing: str) -> None:

@@ -175,10 +175,10 @@ async def test_a_revoked_token_is_replaced(swift_main: SwiftProxy, container: st
     await store.open()
     data = payload(3 * THRESHOLD)
     creds = store.references["ref1"]
-    good = store._tokens[creds]
-    store._tokens[creds] = Token("AUTH_tk" + "0" * 32, good.storage_url, good.expires_at)
+    good = store.swift.tokens[creds]
+    store.swift.tokens[creds] = Token("AUTH_tk" + "0" * 32, good.storage_url, good.expires_at)
     written = await store.add("after-revoke", pieces(data), size=len(data))
-    store._tokens[creds] = Token("AUTH_tk" + "1" * 32, good.storage_url, good.expires_at)
+    store.swift.tokens[creds] = Token("AUTH_tk" + "1" * 32, good.storage_url, good.expires_at)
     assert await read_all(store, written.location) == data
     await store.delete(written.location)
     await store.close()

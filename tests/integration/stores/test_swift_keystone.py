@@ -127,7 +127,7 @@ async def _pieces(data: bytes) -> AsyncIterator[bytes]:
 async def test_keystone_v3_through_the_catalog(
     store: SwiftStore, keystone_proxy: SwiftProxy
 ) -> None:
-    token = store._tokens[store.references["ref1"]]
+    token = store.swift.tokens[store.references["ref1"]]
     assert token.storage_url.startswith(f"http://127.0.0.1:{keystone_proxy.port}/v1/AUTH_")
     data = payload(3 * 256 * 1024 + 11)
     written = await store.add("v3-image", _pieces(data), size=len(data))

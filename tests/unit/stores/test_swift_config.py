@@ -40,7 +40,10 @@ def test_the_classic_options_make_reference_ref1(tmp_path: Path) -> None:
     assert store.container == "images"
     assert (store.large_object_size, store.segment_size) == (10 * MiB, 2 * MiB)
     assert store.retry_get_count == 4
-    assert (store.catalog.region, store.catalog.endpoint_type) == ("RegionTwo", "internalURL")
+    assert (store.swift.catalog.region, store.swift.catalog.endpoint_type) == (
+        "RegionTwo",
+        "internalURL",
+    )
     assert "s3cr3t" not in repr(store.references)
     assert store.properties() == {
         "container": "images",
