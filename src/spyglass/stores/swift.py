@@ -5,7 +5,8 @@ python-swiftclient: swiftclient is synchronous, so every chunk would cross a
 thread, its retries cannot replay a streamed body, and cancellation of a
 client's upload could not reach a request in flight. A Swift store needs only
 a handful of calls (object PUT/GET/HEAD/DELETE, container HEAD/PUT and
-listing), made here on one connection pool.
+listing), made on one connection pool (``swift_client``); large object bodies
+are read straight off the socket (``swift_read``, which says why).
 
 Below ``swift_store_large_object_size`` (and with a known size) an image is one
 object. Above it, or when the size is unknown, it is written as segments of
