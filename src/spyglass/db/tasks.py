@@ -192,22 +192,37 @@ class SqlTaskRepository:
     async def claim(self, worker: str, *, lease: float, node: str | None) -> Claim | None:
         """The oldest task waiting (or whose worker's lease ran out), now ``worker``'s.
 
-        A task bound to a node (its data is staged there) is claimed only there."""
+        A task bound to a node (its data is staged there) is claimed only there. A read
+        looks first, so idle workers do not queue for SQLite's one writer."""
+        if not await self.database.run(lambda s: self._waiting(s, node)):
+            return None
         return await self.database.run(lambda s: self._claim(s, worker, lease, node), write=True)
 
     @staticmethod
-    def _claim(session: Session, worker: str, lease: float, node: str | None) -> Claim | None:
+    def _claimable(node: str | None) -> builtins.list[ColumnElement[bool]]:
         now = utcnow()
         here: ColumnElement[bool] = TaskQueueRow.node.is_(None)
         if node is not None:
             here = or_(here, TaskQueueRow.node == node)
+        return [
+            TaskQueueRow.available_at <= now,
+            or_(TaskQueueRow.claimed_until.is_(None), TaskQueueRow.claimed_until < now),
+            here,
+        ]
+
+    @classmethod
+    def _waiting(cls, session: Session, node: str | None) -> bool:
+        found = session.execute(
+            select(TaskQueueRow.task_id).where(*cls._claimable(node)).limit(1)
+        ).first()
+        return found is not None
+
+    @classmethod
+    def _claim(cls, session: Session, worker: str, lease: float, node: str | None) -> Claim | None:
+        now = utcnow()
         query = (
             select(TaskQueueRow)
-            .where(
-                TaskQueueRow.available_at <= now,
-                or_(TaskQueueRow.claimed_until.is_(None), TaskQueueRow.claimed_until < now),
-                here,
-            )
+            .where(*cls._claimable(node))
             .order_by(TaskQueueRow.available_at, TaskQueueRow.task_id)
             .limit(1)
         )

@@ -56,7 +56,10 @@ class Attempt:
     """What one run wrote, to keep on success or remove on failure."""
 
     job: ImportJob
+    original: Image
+    """The image as the attempt found it."""
     working: Image
+    """Its copy that the steps change (plugins, glance-download's metadata)."""
     written: list[Ingested] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -121,7 +124,7 @@ class ImportFlow:
             image = await self.images.repo.get(job.image_id)
             if image.properties.get(LOCK) != task.id:
                 raise ImportFailed(f"Image {image.id} is no longer being imported by this task.")
-            attempt = Attempt(job, image.copy())
+            attempt = Attempt(job, image, image.copy())
             await self._execute(task, attempt)
         except Exception as exc:
             log.info("task %s failed: %s", task.id, reason(exc))
@@ -259,21 +262,14 @@ class ImportFlow:
             if job.method != "copy-image":
                 if current.status is not ImageStatus.IMPORTING:
                     raise ImportFailed(f"Image {current.id} is now {current.status}.")
-                image.disk_format = working.disk_format
-                image.container_format = working.container_format
+                _take_changes(image, attempt.original, working)
+                image = transition(image, ImageStatus.ACTIVE)
                 image.size = digests.size
                 image.checksum = digests.checksum
                 image.os_hash_algo = digests.os_hash_algo
                 image.os_hash_value = digests.os_hash_value
                 image.virtual_size = first.virtual_size or working.virtual_size
-                image.properties.update(working.properties)
-                image = transition(image, ImageStatus.ACTIVE)
-                image.size = digests.size
-                image.virtual_size = first.virtual_size or working.virtual_size
-            image.locations = [
-                *image.locations,
-                *(w.location for w in attempt.written),
-            ]
+            image.locations = [*image.locations, *(w.location for w in attempt.written)]
             self._unlock(image, job, failed=attempt.failed)
             return image
 
@@ -337,6 +333,17 @@ class ImportFlow:
             except ConcurrentUpdate:
                 await anyio.sleep(0.01)
         raise ConcurrentUpdate(f"Image {image_id} kept changing; the import could not finish.")
+
+
+def _take_changes(image: Image, original: Image, working: Image) -> None:
+    """What the import's steps changed (formats, properties), onto the image as it is
+    now: a property someone else changed meanwhile keeps their value."""
+    for name in ("disk_format", "container_format"):
+        if getattr(working, name) != getattr(original, name):
+            setattr(image, name, getattr(working, name))
+    for key, value in working.properties.items():
+        if original.properties.get(key) != value:
+            image.properties[key] = value
 
 
 def job_of(task: Task, default_store: str = "") -> ImportJob:

@@ -23,6 +23,8 @@ from spyglass.services.tasks_ports import Claim, TaskRepository
 log = logging.getLogger(__name__)
 
 Runner = Callable[[Claim], Awaitable[None]]
+EXPIRY_INTERVAL = 300.0
+"""Seconds between soft-deletes of tasks past their time to live."""
 
 
 def worker_name() -> str:
@@ -51,6 +53,7 @@ class TaskWorker:
         self.now = clock
         self._slots = anyio.Semaphore(concurrency)
         self._wake = anyio.Event()
+        self._next_expiry = 0.0
 
     def wake(self) -> None:
         """A task was queued here: look now rather than at the next poll."""
@@ -69,7 +72,9 @@ class TaskWorker:
 
     async def _claim(self) -> Claim | None:
         try:
-            await self.tasks.expire(self.now())
+            if anyio.current_time() >= self._next_expiry:
+                self._next_expiry = anyio.current_time() + EXPIRY_INTERVAL
+                await self.tasks.expire(self.now())
             return await self.tasks.claim(self.name, lease=self.lease, node=self.node)
         except Exception:
             log.exception("could not claim a task; trying again later")
