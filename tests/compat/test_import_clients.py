@@ -26,6 +26,7 @@ from tests.compat.conftest import (
     describe,
     property_table,
     server_image,
+    table_rows,
     unique,
 )
 from tests.functional.webserver import Content, web_server
@@ -219,3 +220,48 @@ def test_openstacksdk_import_calls(
         assert all(t for t in tasks)
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    root = tmp_path_factory.mktemp("import-multi")
+    server = LiveServer(
+        root / "server",
+        [
+            "enabled_backends = fast:file, cheap:file",
+            f"node_staging_uri = file://{root / 'staging'}",
+            "[glance_store]",
+            "default_backend = fast",
+            "[os_glance_staging_store]",
+            f"filesystem_store_datadir = {root / 'staging'}",
+            "[fast]",
+            f"filesystem_store_datadir = {root / 'fast'}",
+            "[cheap]",
+            f"filesystem_store_datadir = {root / 'cheap'}",
+        ],
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_glance_multi_store_import_copy_and_tasks(
+    multi: LiveServer, cli_env: tuple[Path, dict[str, str]], payload: Payload
+) -> None:
+    glance = _cli("glance", ("--os-image-url", multi.url, "--os-auth-token", "x"), cli_env)
+    with httpx.Client(base_url=multi.url, timeout=30, trust_env=False) as api:
+        result = run_tty(
+            glance, "image-create-via-import", "--name", unique("multi"), *FORMATS,
+            "--file", str(payload.path), "--stores", "fast",
+        )  # fmt: skip
+        image_id = property_table(result.stdout)["id"]
+        image = wait_active(api, image_id)
+        assert image["stores"] == "fast"
+        run_tty(
+            glance, "image-import", "--import-method", "copy-image", "--stores", "cheap", image_id
+        )
+        deadline = time.monotonic() + 60
+        while "cheap" not in server_image(api, image_id)["stores"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sorted(server_image(api, image_id)["stores"].split(",")) == ["cheap", "fast"]
+        rows = table_rows(run_tty(glance, "image-tasks", image_id).stdout)
+        assert [row[1] for row in rows[1:]] == ["success", "success"]  # Message, Status, ...

@@ -293,3 +293,36 @@ def test_delete_during_import(
     assert api.get("/v2/tasks").json()["tasks"][0]["status"] == "failure"
     assert staged_files(tmp_path) == []
     assert stored_files(server) == []
+
+
+def test_quota_holds_while_staging_and_downloading(
+    tmp_path: Path, web: tuple[str, int, Content], server_factory: Callable[..., LiveServer]
+) -> None:
+    host, port, content = web
+    content.files["/three.img"] = b"q" * (3 * 1024 * 1024)
+    quota = import_config(tmp_path, port, "user_storage_quota = 2MB")
+    server = server_factory(*quota)
+    with httpx.Client(base_url=server.url, timeout=30, trust_env=False) as api:
+        staged = new_image(api)
+        big = api.put(f"/v2/images/{staged}/stage", content=b"q" * (3 * 1024 * 1024), headers=OCTET)
+        assert big.status_code == 413
+        assert api.get(f"/v2/images/{staged}").json()["status"] == "queued"
+        fetched = new_image(api)
+        body = {"method": {"name": "web-download", "uri": f"http://{host}:{port}/three.img"}}
+        assert api.post(f"/v2/images/{fetched}/import", json=body).status_code == 202
+        image = wait_for(api, fetched, "queued", "active")
+        assert image["status"] == "queued"
+        task = api.get(f"/v2/images/{fetched}/tasks").json()["tasks"][0]
+        assert "quota" in task["message"]
+        small = new_image(api)
+        assert api.put(f"/v2/images/{small}/stage", content=DATA, headers=OCTET).is_success
+        assert (
+            api.post(
+                f"/v2/images/{small}/import", json={"method": {"name": "glance-direct"}}
+            ).status_code
+            == 202
+        )
+        assert wait_for(api, small, "active", "queued")["status"] == "active"
+        usage = api.get("/v2/info/usage").json()["usage"]
+        assert usage["image_size_total"]["usage"] == 1  # MiB
+    assert staged_files(tmp_path) == []
