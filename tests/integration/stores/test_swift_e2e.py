@@ -216,3 +216,43 @@ def test_multi_store_upload_to_swift_copy_and_delete_from_one_store(
         assert [n for n in names if n.startswith(image_id)] == []
         assert http.get(f"/v2/images/{image_id}/file").content == data
         http.delete(f"/v2/images/{image_id}")
+
+
+@pytest.mark.parametrize("problem", ["wrong key", "missing container"])
+def test_a_misconfigured_swift_store_starts_read_only(
+    tmp_path: Path, swift_main: SwiftProxy, problem: str
+) -> None:
+    """The server starts; uploads answer 503; the log says why, without the key."""
+    key, create = ("wrong-key-51d0", "true") if problem == "wrong key" else (KEY, "false")
+    missing = container_name("absent")
+    live = LiveServer(
+        tmp_path / "server",
+        [
+            "[glance_store]",
+            "default_store = swift",
+            f"swift_store_auth_address = {swift_main.auth_url}",
+            f"swift_store_user = {USER}",
+            f"swift_store_key = {key}",
+            "swift_store_auth_version = 1",
+            f"swift_store_container = {missing}",
+            f"swift_store_create_container_on_put = {create}",
+        ],
+    ).start()
+    try:
+        with httpx.Client(base_url=live.url, timeout=60, trust_env=False) as http:
+            image = http.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"})
+            response = http.put(
+                f"/v2/images/{image.json()['id']}/file",
+                content=b"data",
+                headers={"Content-Type": "application/octet-stream", "Accept": "application/json"},
+            )
+            assert response.status_code == 503
+            assert "Retry-After" in response.headers
+            assert key not in response.text
+    finally:
+        live.stop()
+    log = live.log.read_text()
+    assert "store swift (swift) is read-only: Swift store swift" in log
+    reason = "refused the store's credentials" if problem == "wrong key" else missing
+    assert reason in log
+    assert "wrong-key-51d0" not in log and USER not in log
