@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from spyglass.stores.location import redact
+
 ROLES_KEY = "spyglass_roles"
 """The importing user's roles (``inject_image_metadata`` needs them); never shown."""
 
@@ -44,4 +46,14 @@ def task_input(
 
 
 def shown_input(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k != ROLES_KEY}
+    """The input as responses show it: no roles, and no ``user:password@`` in the URLs
+    (web-download's ``uri``, a legacy task's ``import_from``)."""
+    shown = {k: v for k, v in data.items() if k != ROLES_KEY}
+    if isinstance(shown.get("import_from"), str):
+        shown["import_from"] = redact(shown["import_from"])
+    request = shown.get("import_req")
+    if isinstance(request, dict):
+        method = request.get("method")
+        if isinstance(method, dict) and isinstance(method.get("uri"), str):
+            shown["import_req"] = {**request, "method": {**method, "uri": redact(method["uri"])}}
+    return shown

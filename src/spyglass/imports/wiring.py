@@ -98,6 +98,6 @@ def build_imports(
         wake=worker.wake,
         inspect_staged=not any(plugin.changes_data for plugin in plugins),
     )
-    tasks = TaskService(uploads.images, repo, clock=utcnow, wake=worker.wake)
+    tasks = TaskService(uploads.images, repo, clock=utcnow, wake=worker.wake, check_uri=web.check)
     uploads.images.after_delete.append(staging.clear)  # a deleted image's staged data goes too
     return ImportParts(imports, tasks, staging, worker, web)

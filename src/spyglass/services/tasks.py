@@ -27,7 +27,10 @@ class TaskService:
         *,
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
+        check_uri: Callable[[str], None] = lambda uri: None,
     ) -> None:
+        self.check_uri = check_uri
+        """Refuses an ``import_from`` the outbound rules do not allow (400)."""
         self.images = images
         self.tasks = tasks
         self.now = clock
@@ -55,6 +58,9 @@ class TaskService:
             raise BadRequest(f"Input does not contain {', '.join(missing)}")
         if not isinstance(data["image_properties"], dict):
             raise BadRequest("image_properties must be a JSON object.")
+        if not isinstance(data["import_from"], str):
+            raise BadRequest("import_from must be a URL.")
+        self.check_uri(data["import_from"])
         task = new_task(
             "import",
             owner=ctx.project_id,

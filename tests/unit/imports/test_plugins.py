@@ -105,3 +105,12 @@ def test_lha_is_replaced_by_its_content(tmp_path: Path) -> None:
     path.write_bytes(lha_archive((b"a", b"1"), (b"b", b"2")))
     with pytest.raises(ImportFailed, match="holds 2 files"):
         decompress(path, cap=1000)
+
+
+def test_shown_input_hides_credentials_in_urls() -> None:
+    body = {"method": {"name": "web-download", "uri": "http://me:pw@example.com/x.img"}}
+    shown = shown_input(task_input("img", body, ["fast"], frozenset()))
+    assert shown["import_req"]["method"]["uri"] == "http://example.com/x.img"
+    assert body["method"]["uri"] == "http://me:pw@example.com/x.img"  # the task keeps it
+    legacy = shown_input({"import_from": "https://u:p@host/a", "image_properties": {}})
+    assert legacy["import_from"] == "https://host/a"
