@@ -10,13 +10,15 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import cast
 
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -35,6 +37,7 @@ from spyglass.api.middleware import (
     RequestIdMiddleware,
     VersionNegotiationMiddleware,
 )
+from spyglass.api.openapi import BodySchemas, openapi_endpoint
 from spyglass.api.path_guard import PathGuardMiddleware
 from spyglass.api.state import Services
 from spyglass.api.v1.routes import ROUTES as V1_ROUTES
@@ -268,6 +271,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
                 Healthcheck(settings, health_checks(database, registry, stores)).answer,
                 methods=["GET", "HEAD"],
             ),
+            Route("/openapi.json", openapi_route(settings), methods=["GET"]),
             *ROUTES,
             *(V1_ROUTES if v1_enabled(settings) else []),
         ],
@@ -326,6 +330,13 @@ def metrics_middleware(settings: Settings, outbox_database: Database | None) -> 
     from spyglass.api.metrics import MetricsMiddleware
 
     return [Middleware(MetricsMiddleware, outbox_database=outbox_database)]
+
+
+def openapi_route(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
+    """``/openapi.json``: the routes of this app, with the schemas it validates with."""
+    metrics = ["/metrics"] if settings.option("metrics", "enabled") else []
+    bodies = functools.partial(BodySchemas, settings.disk_formats, settings.container_formats)
+    return openapi_endpoint(bodies, metrics)
 
 
 def health_checks(

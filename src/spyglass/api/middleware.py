@@ -81,7 +81,7 @@ class ContextMiddleware:
 _VERSIONED = re.compile(r"^/v([0-9]+)(?:\.([0-9]+))?(/.*)?\Z", re.DOTALL)
 
 
-_UNVERSIONED = frozenset({"/", "/versions", "/healthcheck"})
+_UNVERSIONED = frozenset({"/", "/versions", "/healthcheck", "/openapi.json"})
 
 
 class VersionNegotiationMiddleware:
