@@ -256,3 +256,46 @@ def test_a_misconfigured_swift_store_starts_read_only(
     reason = "refused the store's credentials" if problem == "wrong key" else missing
     assert reason in log
     assert "wrong-key-51d0" not in log and USER not in log
+
+
+def test_references_of_a_config_file_name_new_locations(
+    tmp_path: Path, swift_main: SwiftProxy, container: str
+) -> None:
+    """``swift_store_config_file``: new locations name the reference, never its key."""
+    accounts = tmp_path / "glance-swift.conf"
+    accounts.write_text(
+        f"[tempauth]\nauth_address = {swift_main.auth_url}\nuser = {USER}\nkey = '{KEY}'\n"
+        "auth_version = 1\n"
+    )
+    live = LiveServer(
+        tmp_path / "server",
+        [
+            "show_multiple_locations = true",
+            "[glance_store]",
+            "default_store = swift",
+            f"swift_store_config_file = {accounts}",
+            "default_swift_reference = tempauth",
+            f"swift_store_container = {container}",
+            "swift_store_create_container_on_put = true",
+        ],
+    ).start()
+    try:
+        with httpx.Client(base_url=live.url, timeout=60, trust_env=False) as http:
+            image = http.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"})
+            image_id = image.json()["id"]
+            stored = http.put(
+                f"/v2/images/{image_id}/file",
+                content=b"referenced",
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            assert stored.status_code == 204, stored.text
+            shown = http.get(f"/v2/images/{image_id}")
+            assert [loc["url"] for loc in shown.json()["locations"]] == [
+                f"swift+config://tempauth/{container}/{image_id}"
+            ]
+            assert KEY not in shown.text and USER not in shown.text
+            assert http.get(f"/v2/images/{image_id}/file").content == b"referenced"
+            assert http.delete(f"/v2/images/{image_id}").status_code == 204
+    finally:
+        live.stop()
+    assert [n for n in anyio.run(swift_main.names, container) if n.startswith(image_id)] == []
