@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.functional.helpers import create
+from tests.functional.helpers import OCTET, create
 from tests.functional.test_import import DATA, import_config, wait_for
 from tests.functional.webserver import Content, web_server
-from tests.server import LiveServer
+from tests.server import LiveServer, free_port
 
 
 @pytest.fixture
@@ -80,3 +80,32 @@ def test_killed_import_out_of_attempts_goes_back_to_queued(
         assert "interrupted" in task["message"]
     assert web[2].hits["/slow.img"] == 1
     assert list((tmp_path / "staging").iterdir()) == []
+
+
+def test_killed_stage_goes_back_to_queued(
+    tmp_path: Path, web: tuple[str, int, Content], server_factory: Callable[..., LiveServer]
+) -> None:
+    port = free_port()
+    config = import_config(tmp_path, web[1], f"worker_self_reference_url = http://127.0.0.1:{port}")
+    server = LiveServer(tmp_path / "stager", config)
+    server.port, server.url = port, f"http://127.0.0.1:{port}"
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30, trust_env=False) as api:
+            image_id = create(api, name="s", disk_format="raw", container_format="bare")["id"]
+
+            def slow_body() -> Iterator[bytes]:
+                yield DATA[:65536]
+                time.sleep(0.5)
+                kill_and_restart(server)
+                yield DATA[65536:131072]
+
+            with pytest.raises(httpx.HTTPError):
+                api.put(f"/v2/images/{image_id}/stage", content=slow_body(), headers=OCTET)
+            assert api.get(f"/v2/images/{image_id}").json()["status"] == "uploading"
+            image = wait_for(api, image_id, "queued", timeout=30)
+            assert image["size"] is None
+            again = api.put(f"/v2/images/{image_id}/stage", content=DATA, headers=OCTET)
+            assert again.status_code == 204
+    finally:
+        server.stop()

@@ -9,6 +9,7 @@ data by the image's id.
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -59,6 +60,18 @@ class StagingArea:
 
     async def size(self, image_id: str) -> int:
         return (await anyio.to_thread.run_sync(self.path(image_id).stat)).st_size
+
+    async def being_written(self, image_id: str, within: float) -> bool:
+        """Whether a writer touched a partial file of the image in the last ``within`` s."""
+        return await anyio.to_thread.run_sync(self._being_written, image_id, within)
+
+    def _being_written(self, image_id: str, within: float) -> bool:
+        recent = time.time() - within
+        for path in self.directory.glob(f".{image_id}.*.partial"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime >= recent:
+                    return True
+        return False
 
     async def clear(self, image_id: str) -> None:
         """Remove the image's staged file and anything a dead writer left for it."""

@@ -4,6 +4,7 @@ area, the plugins, the flow, the task worker and the two services."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -25,6 +26,8 @@ from spyglass.services.tasks import TaskService
 from spyglass.services.upload import UploadService
 from spyglass.timeutils import utcnow
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class ImportParts:
@@ -40,11 +43,22 @@ class ImportParts:
         await self.staging.open()
         async with anyio.create_task_group() as group:
             group.start_soon(self.worker.run)
+            group.start_soon(self._recover_stages)
             try:
                 yield
             finally:
                 group.cancel_scope.cancel()
         await self.web.close()
+
+    async def _recover_stages(self) -> None:
+        """Every lease period: stages this node's dead servers left behind (a stage
+        untouched for two lease periods) go back to ``queued``."""
+        while True:
+            try:
+                await self.imports.recover_stages(2 * self.worker.lease)
+            except Exception:
+                log.exception("could not look for interrupted stages")
+            await anyio.sleep(self.worker.lease)
 
 
 def _int(settings: Settings, section: str, name: str) -> int:

@@ -34,6 +34,7 @@ from spyglass.imports.flow import FAILED, IMPORTING, LOCK, STAGE_HOST
 from spyglass.imports.job import task_input
 from spyglass.imports.staging import StagingArea
 from spyglass.imports.web import WebDownload
+from spyglass.services.ports import ListQuery, SortKey
 from spyglass.services.tasks_ports import TaskRepository
 from spyglass.services.upload import UploadService
 from spyglass.stores.base import Capability
@@ -131,6 +132,36 @@ class ImportService:
             )
         except (ImageNotFound, Conflict):
             log.info("image %s changed during a failed stage; not restoring queued", image.id)
+
+    async def recover_stages(self, stale_after: float) -> int:
+        """Images this node left ``uploading`` because its server died while staging
+        them (no staged file, no partial file written to for ``stale_after`` seconds)
+        go back to ``queued``, so they can be staged again. Only images staged here
+        (``os_glance_stage_host`` is this node's ``worker_self_reference_url``) are
+        looked at: another node's stage cannot be judged from here."""
+        if not self.self_url:
+            return 0
+        found: list[Image] = []
+        for hidden in (False, True):
+            query = ListQuery(
+                limit=500,
+                sort=(SortKey("created_at", False),),
+                exact={"status": ("uploading",)},
+                properties={STAGE_HOST: self.self_url},
+                visibility="all",
+                os_hidden=hidden,
+            )
+            found.extend(await self.images.repo.list(query))
+        recovered = 0
+        for image in found:
+            if image.size is not None or await self.staging.holds(image.id):
+                continue  # staged whole: waiting for its import
+            if await self.staging.being_written(image.id, stale_after):
+                continue
+            await self.staging.clear(image.id)
+            await self._unstage(image)
+            recovered += 1
+        return recovered
 
     # -- import ---------------------------------------------------------------------------
 
