@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import anyio.abc
 import pytest
+import trustme
+from anyio.streams.tls import TLSListener
 
 from spyglass.stores.swift_read import BrokenBody, open_body
 
-Script = Callable[[anyio.abc.SocketStream], Awaitable[None]]
+Script = Callable[[anyio.abc.ByteStream], Awaitable[None]]
 
 
-async def _serve(script: Script, task_status: anyio.abc.TaskStatus[int]) -> None:
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
-    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+async def _serve(
+    script: Script,
+    tls: ssl.SSLContext | None = None,
+    *,
+    task_status: anyio.abc.TaskStatus[int],
+) -> None:
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = tcp.extra(anyio.abc.SocketAttribute.local_port)
+    listener: anyio.abc.Listener[Any] = tcp if tls is None else TLSListener(tcp, tls)
 
-    async def handle(client: anyio.abc.SocketStream) -> None:
+    async def handle(client: anyio.abc.ByteStream) -> None:
         async with client:
             await client.receive()
             await script(client)
@@ -50,7 +60,7 @@ async def _read(script: Script, read_timeout: float = 5.0) -> tuple[int | None, 
 
 
 def _reply(head: bytes, *parts: bytes, pause: float = 0.0) -> Script:
-    async def script(client: anyio.abc.SocketStream) -> None:
+    async def script(client: anyio.abc.ByteStream) -> None:
         await client.send(head)
         for part in parts:
             await anyio.sleep(pause)
@@ -85,3 +95,22 @@ async def test_a_stalled_body_is_broken_after_the_read_timeout() -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc"
     with anyio.fail_after(5), pytest.raises(BrokenBody, match="TimeoutError"):
         await _read(_reply(head, b"def", pause=3.0), read_timeout=0.3)
+
+
+async def test_https_with_the_configured_ca() -> None:
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n"
+    async with anyio.create_task_group() as tasks:
+        port = await tasks.start(_serve, _reply(head, b"secure!"), server)
+        body = await open_body(f"https://127.0.0.1:{port}/o", {}, ssl_context=client)
+        assert body is not None
+        assert b"".join([chunk async for chunk in body.chunks()]) == b"secure!"
+        with pytest.raises(ssl.SSLError):  # the system's CAs do not know this one
+            await open_body(
+                f"https://127.0.0.1:{port}/o", {}, ssl_context=ssl.create_default_context()
+            )
+        tasks.cancel_scope.cancel()
