@@ -15,6 +15,7 @@ from spyglass import __version__
 from spyglass.cli import metadefs as metadef_commands
 from spyglass.cli.cache import cache_app
 from spyglass.cli.db import db_app
+from spyglass.cli.gc import gc
 from spyglass.cli.notifications import notifications_app
 from spyglass.cli.options import ConfigDir, ConfigFiles, DataDir
 from spyglass.cli.registry import registry, registry_url
@@ -37,6 +38,7 @@ app.add_typer(notifications_app, name="notifications")
 app.add_typer(cache_app, name="cache")
 app.add_typer(store_app, name="store")
 app.command()(registry)
+app.command()(gc)
 
 
 def _show_version(value: bool) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Protocol, Self
 
@@ -45,6 +46,22 @@ class ReadResult:
     stream: ByteStream
     size: int
     """Bytes ``stream`` will yield (the range's length for ranged reads)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One piece of image data a store holds, as ``Store.inventory`` lists it."""
+
+    location: str
+    """The location ``add`` returned for it (what an image's location would say)."""
+    size: int
+    modified: datetime
+    """When it was last written (timezone-aware UTC): ``spyglass gc`` leaves young data
+    alone, since an upload records its location only once all of it is written."""
+
+
+class InventoryUnsupported(NotImplementedError):
+    """This driver cannot list what it holds (``spyglass gc`` skips the store)."""
 
 
 class StoreOptions(Protocol):
@@ -124,6 +141,19 @@ class Store(ABC):
         (partial files, unfinished multipart uploads, segments). Called only once no
         server writes that image any more (``services/recovery.py``)."""
 
+    def inventory(self) -> AsyncIterator[StoredObject]:
+        """Every piece of image data this store holds in its own data area (not partial
+        writes, which ``discard_partial`` handles), for orphan collection.
+
+        Optional: the default raises ``InventoryUnsupported`` when iterated.
+        """
+        return _Unsupported(self.driver)
+
+    def location_key(self, location: str) -> str:
+        """``location`` in one canonical spelling, so that a location recorded in the
+        database and the same data listed by ``inventory`` compare equal."""
+        return location
+
     def properties(self) -> Mapping[str, object]:
         """What ``GET /v2/info/stores/detail`` shows as this store's ``properties``
         (upstream's keys for the driver type; never a credential)."""
@@ -137,3 +167,13 @@ class Store(ABC):
         could then read, or delete along with their own image.
         """
         return None
+
+
+class _Unsupported(AsyncIterator[StoredObject]):
+    """An inventory that refuses on its first step."""
+
+    def __init__(self, driver: str) -> None:
+        self.driver = driver
+
+    async def __anext__(self) -> StoredObject:
+        raise InventoryUnsupported(f"the {self.driver} store cannot list its data")

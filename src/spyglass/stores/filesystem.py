@@ -11,7 +11,8 @@ import errno
 import os
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Self
 from urllib.parse import unquote, urlsplit
@@ -32,6 +33,7 @@ from spyglass.stores.base import (
     Capability,
     ReadResult,
     Store,
+    StoredObject,
     StoreOptions,
     WriteResult,
 )
@@ -143,6 +145,27 @@ class FilesystemStore(Store):
                 await anyio.to_thread.run_sync(_unlink_quietly, partial)
         return WriteResult(location=final.as_uri(), size=written)
 
+    async def inventory(self) -> AsyncIterator[StoredObject]:
+        """The image files of the data directory (hidden partial files left out), read a
+        batch at a time in a worker thread."""
+        listing = await anyio.to_thread.run_sync(lambda: os.scandir(self.datadir))
+        try:
+            while True:
+                batch = await anyio.to_thread.run_sync(_next_files, listing, 256)
+                if not batch:
+                    return
+                for path, size, mtime in batch:
+                    modified = datetime.fromtimestamp(mtime, UTC)
+                    yield StoredObject(location=path.as_uri(), size=size, modified=modified)
+        finally:
+            listing.close()
+
+    def location_key(self, location: str) -> str:
+        try:
+            return str(self.path_for(location))
+        except BadStoreUri:
+            return location
+
     async def discard_partial(self, image_id: str) -> None:
         """The partial files of a cut-off ``add``, and a final file that was linked but never
         recorded (a crash between the link and the database): an image still ``saving`` has
@@ -179,6 +202,21 @@ class FilesystemStore(Store):
             raise NotFound("Image data not found in the filesystem store.") from exc
         except OSError as exc:
             raise _storage_error(exc, path) from exc
+
+
+def _next_files(listing: Iterator[os.DirEntry[str]], count: int) -> list[tuple[Path, int, float]]:
+    """Up to ``count`` regular files named as image data, with their size and mtime."""
+    found: list[tuple[Path, int, float]] = []
+    for entry in listing:
+        if _SAFE_ID.match(entry.name) and entry.is_file(follow_symlinks=False):
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # deleted meanwhile
+                continue
+            found.append((Path(entry.path), stat.st_size, stat.st_mtime))
+            if len(found) >= count:
+                break
+    return found
 
 
 def _open_for_reading(path: Path) -> tuple[int, int]:
