@@ -5,6 +5,7 @@
 # `client.glance` user. After shared/notes/real-backends.md §2.
 #
 #   scripts/ceph.sh install [VENV]  # apt packages once (~90 s), then the bindings into VENV
+#                                   # (--no-bindings: the packages only)
 #   scripts/ceph.sh bindings [VENV] # link Debian's rados/rbd modules into VENV (default .venv)
 #   scripts/ceph.sh start           # ~10 s; a no-op when up with the same settings
 #   scripts/ceph.sh stop            # by pid file only (pids checked against their command line)
@@ -72,7 +73,7 @@ install() {
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
-    bindings "${1:-$ROOT/.venv}"
+    [ "${1:-}" = --no-bindings ] || bindings "${1:-$ROOT/.venv}"
 }
 
 # Debian's bindings are Cython modules built for CPython 3.11 (the same ABI as any 3.11): link

@@ -37,13 +37,16 @@ from spyglass.stores.rbd_cluster import (
     Cluster,
     ClusterConfig,
     Janitor,
+    Writer,
     load_bindings,
 )
 from spyglass.types import ByteStream
 
 MIB = 1024 * 1024
 MAX_THREADS = 8
-READ_CHUNK = 8 * MIB
+READ_CHUNK = 1 * MIB
+WRITE_CHUNK = 2 * MIB
+"""Bytes per write (at most the object size): a few in flight keep memory low."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
 T = TypeVar("T")
 
@@ -205,20 +208,21 @@ class RbdStore(Store):
         return WriteResult(location=(location or RbdLocation(image_id)).uri(), size=written)
 
     async def _write(self, image: Any, data: ByteStream, capacity: int, *, known: bool) -> int:
-        """Write the stream in object-sized pieces; grow the image when it is too small
-        (doubling the step up to 8 GiB when the size is unknown). Returns the bytes written."""
+        """Write the stream in pieces that fill whole objects (a few writes in flight);
+        grow the image when it is too small (doubling the step up to 8 GiB when the size
+        is unknown). Returns the bytes written."""
+        writer = Writer(image, thin=self.thin_provisioning)
         offset, step = 0, self.chunk_size
-        async for chunk in _objects(data, self.chunk_size):
+        async for chunk in _pieces(data, min(self.chunk_size, WRITE_CHUNK)):
             end = offset + len(chunk)
             grow_to = None
             if end > capacity:
                 if not known:
                     step = min(step * 2, MAX_RESIZE_STEP)
                 capacity = grow_to = max(end, capacity + step)
-            await self._run(
-                "writing", _write_chunk, image, chunk, offset, grow_to, self.thin_provisioning
-            )
+            await self._run("writing", writer.write, chunk, offset, grow_to)
             offset = end
+        await self._run("writing", writer.drain)
         return offset
 
     # -- reading ------------------------------------------------------------------------
@@ -282,9 +286,9 @@ class RbdStore(Store):
         )
 
 
-async def _objects(source: ByteStream, size: int) -> ByteStream:
-    """The stream in pieces of exactly ``size`` bytes (the last may be shorter), so each
-    write fills whole RADOS objects instead of straddling two."""
+async def _pieces(source: ByteStream, size: int) -> ByteStream:
+    """The stream in pieces of exactly ``size`` bytes (the last may be shorter), so no
+    write straddles two RADOS objects."""
     pending = bytearray()
     async for piece in source:
         pending += piece
@@ -295,14 +299,6 @@ async def _objects(source: ByteStream, size: int) -> ByteStream:
             yield chunk
     if pending:
         yield bytes(pending)
-
-
-def _write_chunk(image: Any, chunk: bytes, offset: int, grow_to: int | None, thin: bool) -> None:
-    if grow_to is not None:
-        image.resize(grow_to)
-    if thin and chunk.count(0) == len(chunk):
-        return  # a hole reads as zeros
-    image.write(chunk, offset)
 
 
 def _close_quietly(image: Any) -> None:

@@ -17,8 +17,10 @@ from __future__ import annotations
 import errno
 import importlib
 import logging
+import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,7 +88,7 @@ class Cluster:
 
     def translate(self, exc: BaseException, action: str) -> BaseException:
         """The Spyglass error for a failure of the bindings (others pass through unchanged)."""
-        if not isinstance(exc, self.b.rados.Error | self.b.rbd.Error):
+        if not isinstance(exc, self.b.rados.Error | self.b.rbd.Error | OSError):
             return exc
         code, name = getattr(exc, "errno", None), type(exc).__name__
         store, pool = f"Store {self.config.backend_id}", self.config.pool
@@ -120,10 +122,10 @@ class Cluster:
 
     def _connect(self) -> Any:
         config, rados = self.config, self.b.rados
-        options: dict[str, str] = {}
+        options: dict[str, str] = {"rbd_cache": "false"}
         if config.timeout >= 0:
             t = str(config.timeout)
-            options = {
+            options |= {
                 "client_mount_timeout": t,
                 "rados_osd_op_timeout": t,
                 "rados_mon_op_timeout": t,
@@ -283,6 +285,44 @@ class Cluster:
         except Exception as exc:
             log.debug("store %s: partial image not removed yet: %s", self.config.backend_id, exc)
             return False
+
+
+class Writer:
+    """Writes into an open image with up to ``depth`` writes in flight (librbd's aio), so
+    the cluster works on one piece while the next arrives; memory stays at ``depth``
+    pieces."""
+
+    def __init__(self, image: Any, *, depth: int = 2, thin: bool = False) -> None:
+        self.image = image
+        self.depth = depth
+        self.thin = thin
+        self._inflight: deque[Any] = deque()
+
+    def write(self, chunk: bytes, offset: int, grow_to: int | None) -> None:
+        if grow_to is not None:
+            self.drain()  # librbd resizes between writes, not under them
+            self.image.resize(grow_to)
+        if self.thin and chunk.count(0) == len(chunk):
+            return  # a hole reads as zeros
+        self._inflight.append(self.image.aio_write(chunk, offset, _ignore))
+        while len(self._inflight) > self.depth:
+            self._wait_oldest()
+
+    def drain(self) -> None:
+        while self._inflight:
+            self._wait_oldest()
+
+    def _wait_oldest(self) -> None:
+        done = self._inflight.popleft()
+        done.wait_for_complete_and_cb()
+        result = done.get_return_value()
+        if result < 0:
+            self._inflight.clear()  # closing the image waits for the rest
+            raise OSError(-result, os.strerror(-result))
+
+
+def _ignore(completion: Any) -> None:
+    """librbd's completion callback; the writer waits on the completions instead."""
 
 
 class Janitor:
