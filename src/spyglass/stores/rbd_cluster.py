@@ -44,8 +44,9 @@ PARTIAL = ".partial-"
 MAX_RESIZE_STEP = 8 * 1024**3
 """Growth of an image of unknown size doubles up to this (upstream's ramp)."""
 INSTALL_HINT = (
-    "the RBD store needs Ceph's Python bindings: apt-get install python3-rados python3-rbd, "
-    "then scripts/ceph.sh bindings VENV (they link the two modules into a CPython 3.11 venv)"
+    "the RBD store needs Ceph's Python bindings, which are not on PyPI: apt-get install "
+    "python3-rados python3-rbd, then link their rados/rbd .so files from "
+    "/usr/lib/python3/dist-packages into this CPython 3.11 venv (scripts/ceph.sh bindings VENV)"
 )
 
 log = logging.getLogger(__name__)
