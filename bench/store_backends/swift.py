@@ -16,6 +16,7 @@ and ``_chunk_size``); downloads are one GET read in 1 MiB pieces.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -118,6 +119,8 @@ class Swift(StoreBackend):
             )
             if started.returncode != 0:
                 return f"no Keystone proxy: {started.stderr.strip()[-300:]}"
+            stop = ["bash", str(SWIFT_SH), "proxy-stop", str(self.proxy_port)]
+            atexit.register(subprocess.run, stop, capture_output=True, check=False)
             self.storage_url = (
                 f"http://127.0.0.1:{self.proxy_port}/v1/AUTH_{_project_id(self.keystone)}"
             )
