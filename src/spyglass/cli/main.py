@@ -112,6 +112,8 @@ def api(
         "access_log": False,  # spyglass.api.access_log writes one line per request
         "http": protocol_for(settings),  # httptools, with bounded request heads
         "loop": "uvloop",
+        # SIGTERM: stop accepting, let transfers in flight finish up to this limit, then exit
+        "timeout_graceful_shutdown": _drain_limit(settings),
     }
     try:
         if settings.workers > 1:
@@ -130,6 +132,12 @@ def api(
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None
+
+
+def _drain_limit(settings: Settings) -> int | None:
+    """``graceful_shutdown_timeout`` as uvicorn takes it (``None``: no limit)."""
+    seconds = settings.option("DEFAULT", "graceful_shutdown_timeout")
+    return int(seconds) if isinstance(seconds, int) and seconds > 0 else None
 
 
 def _startup_summary(settings: Settings, data_dir: Path, url: str) -> list[str]:

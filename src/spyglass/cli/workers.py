@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from types import FrameType
 from typing import Any
 
@@ -77,8 +78,10 @@ def _run_workers(count: int, host: str, port: int, backlog: int, options: dict[s
         workers[0].join(timeout=0.5)
     crashed = not stopping
     stop(signal.SIGTERM, None)
+    drain = options.get("timeout_graceful_shutdown")
+    deadline = time.monotonic() + (drain if drain else 3600) + 10  # each drains its transfers
     for worker in workers:
-        worker.join(timeout=10)
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
         if worker.is_alive():
             worker.kill()
     return 1 if crashed else 0

@@ -28,6 +28,12 @@ _SERVER = [
     int_opt("backlog", 4096, "Queued connections allowed on the listening socket.", min=1),
     int_opt("tcp_keepidle", 600, "Seconds before TCP keepalive probes start."),
     int_opt("workers", 1, "Worker processes serving requests.", min=0),
+    int_opt(
+        "graceful_shutdown_timeout",
+        60,
+        "Seconds a stopping server (SIGTERM) lets requests in flight finish; 0 waits for ever.",
+        min=0,
+    ),
     str_opt("cert_file", None, "TLS certificate the server presents."),
     str_opt("key_file", None, "Private key of cert_file."),
     str_opt("ca_file", None, "CA bundle used to verify client certificates."),
