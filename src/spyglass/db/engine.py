@@ -235,10 +235,15 @@ def _translated() -> Iterator[None]:
 
 
 def _parse(connection: str) -> URL:
+    """The URL, or a ``ConfigError`` that never repeats it (it may hold the password)."""
     try:
         return make_url(connection)
-    except ArgumentError as exc:
-        raise ConfigError(f"[database] connection: cannot parse {connection!r}") from exc
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        scheme = connection.partition(":")[0].strip()
+        raise ConfigError(
+            f"[database] connection: cannot parse the {scheme!r} URL "
+            "(expected sqlite:///PATH or DRIVER://USER:PASSWORD@HOST[:PORT]/DATABASE)"
+        ) from None
 
 
 def _kind(url: URL) -> str:

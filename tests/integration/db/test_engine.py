@@ -73,6 +73,20 @@ def test_unknown_databases_and_drivers_are_refused_by_name(tmp_path: Path) -> No
     ]
 
 
+def test_a_malformed_url_is_refused_in_one_line_without_its_password(tmp_path: Path) -> None:
+    for url in ("mysql:/glance:hunter2@db/glance", "mysql://glance:hunter2@db:port/glance"):
+        with pytest.raises(ConfigError) as refused:
+            create_database(url)
+        assert "hunter2" not in str(refused.value)
+        config = write_config(tmp_path / "bad.conf", url)
+        result = spyglass("db", "version", "--config-file", str(config))
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [
+            "spyglass: error: [database] connection: cannot parse the 'mysql' URL (expected "
+            "sqlite:///PATH or DRIVER://USER:PASSWORD@HOST[:PORT]/DATABASE)"
+        ]
+
+
 def test_pool_options_are_read_from_the_database_section(tmp_path: Path) -> None:
     conf = tmp_path / "pool.conf"
     conf.write_text(
