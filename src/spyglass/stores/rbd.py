@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,12 +28,13 @@ from urllib.parse import quote, unquote
 import anyio
 import anyio.to_thread
 
-from spyglass.errors import BadStoreUri, ConfigError, Duplicate, InUse
+from spyglass.errors import BadStoreUri, ConfigError, Duplicate, InUse, SpyglassError
 from spyglass.stores.base import ByteRange, Capability, ReadResult, Store, StoreOptions, WriteResult
 from spyglass.stores.rbd_cluster import (
     MAX_RESIZE_STEP,
     PARTIAL,
     SNAPSHOT,
+    STALE_PARTIAL,
     Bindings,
     Cluster,
     ClusterConfig,
@@ -49,6 +51,7 @@ WRITE_CHUNK = 2 * MIB
 """Bytes per write (at most the object size): a few in flight keep memory low."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +154,22 @@ class RbdStore(Store):
 
     async def open(self) -> None:
         """Connect, learn the cluster's fsid and check the pool exists; a pool that
-        is missing leaves the store read-only (other pools' locations stay readable)."""
+        is missing leaves the store read-only (other pools' locations stay readable).
+        Partial images of uploads that a killed server left are handed to the janitor."""
         await self._run("connecting", self.cluster.connected)
         await self._run("checking the pool", self.cluster.check_pool)
+        try:
+            stale = await self._run("listing images", self.cluster.stale_partials, STALE_PARTIAL)
+        except SpyglassError as exc:
+            log.warning(
+                "store %s: leftovers of crashed uploads not looked for: %s",
+                self.backend_id,
+                exc.message,
+            )
+            return
+        for name in stale:
+            log.info("store %s: removing %s, left by an interrupted upload", self.backend_id, name)
+            await self._run("removing a partial image", self.janitor.discard, name)
 
     async def close(self) -> None:
         await self._run("disconnecting", self.cluster.shutdown)

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -41,6 +42,8 @@ from spyglass.errors import (
 SNAPSHOT = "snap"
 PARTIAL = ".partial-"
 """Infix of the name an image is written under until it is complete."""
+STALE_PARTIAL = 3600.0
+"""Seconds without a write after which a partial image is a crashed upload's leftover."""
 MAX_RESIZE_STEP = 8 * 1024**3
 """Growth of an image of unknown size doubles up to this (upstream's ramp)."""
 INSTALL_HINT = (
@@ -286,6 +289,24 @@ class Cluster:
         except Exception as exc:
             log.debug("store %s: partial image not removed yet: %s", self.config.backend_id, exc)
             return False
+
+    def stale_partials(self, idle: float) -> list[str]:
+        """Partial images not written to for ``idle`` seconds: left by a server that was
+        killed mid-upload (a live upload touches its image at least every minute)."""
+        rbd, ctx = self.b.rbd, self.ioctx()
+        now = datetime.now(UTC).replace(tzinfo=None)  # librbd's timestamps are naive UTC
+        stale = []
+        for name in rbd.RBD().list(ctx):
+            if PARTIAL not in name:
+                continue
+            try:
+                with self._reading(None, name, None) as image:
+                    written = image.modify_timestamp()
+            except rbd.ImageNotFound:
+                continue
+            if (now - written).total_seconds() > idle:
+                stale.append(name)
+        return stale
 
 
 class Writer:

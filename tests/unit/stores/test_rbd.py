@@ -12,6 +12,7 @@ import threading
 import types
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -56,6 +57,7 @@ class FakeImage:
     snaps: dict[str, bool] = field(default_factory=dict)  # name -> protected
     children: list[str] = field(default_factory=list)
     writes: int = 0
+    written: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
 
 
 @dataclass
@@ -229,6 +231,9 @@ class FakeCeph:
             def remove_snap(self, name: str) -> None:
                 del self.image.snaps[name]
 
+            def modify_timestamp(self) -> datetime:
+                return self.image.written
+
             def list_children(self) -> list[tuple[str, str]]:
                 return [("images", child) for child in self.image.children]
 
@@ -386,6 +391,17 @@ async def test_thin_provisioning_skips_runs_of_zeros(ceph: FakeCeph) -> None:
 async def test_unsafe_image_ids_are_refused(store: RbdStore, image_id: str) -> None:
     with pytest.raises(BadStoreUri):
         await store.add(image_id, pieces(b"x"), size=1)
+
+
+async def test_open_removes_partial_images_a_killed_server_left(ceph: FakeCeph) -> None:
+    images = ceph.pools["images"]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    images["old" + PARTIAL + "1"] = FakeImage(written=now - timedelta(hours=2))
+    images["busy" + PARTIAL + "2"] = FakeImage(written=now - timedelta(seconds=30))
+    images["whole"] = FakeImage(written=now - timedelta(days=9))
+    store = make_store(ceph)
+    await store.open()
+    assert sorted(images) == ["busy" + PARTIAL + "2", "whole"]
 
 
 # -- reading ---------------------------------------------------------------------------------
