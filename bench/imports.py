@@ -22,10 +22,11 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.server
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # transfer, as the other scripts do
 
-from bench.transfer import cpu_seconds
 from tests.server import LiveServer, RssSampler, pattern_stream
+from transfer import cpu_seconds
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
