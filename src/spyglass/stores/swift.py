@@ -304,6 +304,26 @@ class SwiftStore(Store):
         response = await self.swift.call(creds, "DELETE", container, where.obj)
         _check(response, self.backend_id, "delete")
 
+    async def discard_partial(self, image_id: str) -> None:
+        """A killed server's upload: its segments and a manifest it may have written
+        before the database heard of it (an image still ``saving`` has no location)."""
+        if not _SAFE_ID.match(image_id):
+            return
+        creds = self.references[self.reference]
+        container = self.container_for(image_id)
+        try:
+            await self._delete_segments(creds, container, f"{image_id}-")
+            response = await self.swift.call(creds, "DELETE", container, image_id)
+        except StoreUnavailable:
+            log.warning(
+                "Swift store %s: cannot remove image %s's partial upload now",
+                self.backend_id,
+                image_id,
+            )
+            return
+        if response.status_code >= 300 and response.status_code != 404:
+            _check(response, self.backend_id, "delete")
+
     # -- writing --------------------------------------------------------------------------
 
     async def _ensure_container(self, creds: Credentials, container: str) -> None:

@@ -299,3 +299,24 @@ async def test_image_data_is_never_overwritten(
 def test_script_proxy_stop_of_an_unknown_port_is_a_no_op(swift_main: SwiftProxy) -> None:
     assert run_script("proxy-stop", str(free_port())).returncode == 0
     assert swiftclient is not None
+
+
+async def test_a_killed_uploads_segments_are_discarded(
+    swift_main: SwiftProxy, container: str
+) -> None:
+    """What a server killed mid-upload leaves (segments, perhaps a manifest) goes when the
+    image is recovered; other images' objects stay."""
+    store = make_store(swift_main, container)
+    await store.open()
+    image_id = "7d2a4c1e-55f1-4a55-9b3d-3c8d5e1f0a11"
+    other = "8e3b5d2f-66a2-4b66-8c4e-4d9e6f2a1b22"
+    creds = store.references[store.reference]
+    try:
+        for name in (f"{image_id}-00001", f"{image_id}-00002", image_id, f"{other}-00001"):
+            response = await store.swift.call(creds, "PUT", container, name, content=b"x" * 10)
+            assert response.status_code == 201
+        await store.discard_partial(image_id)
+        assert await swift_main.names(container) == [f"{other}-00001"]
+        await store.discard_partial(image_id)  # nothing left: no error
+    finally:
+        await store.close()
