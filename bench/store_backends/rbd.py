@@ -38,7 +38,10 @@ class Rbd(StoreBackend):
     remark = (
         "rbd: the cluster (one mon, one BlueStore osd on this machine's disk, one mgr) runs "
         "on the same two cores as the movers. Spyglass writes 2 MiB pieces, two in flight "
-        "(librbd aio), and hashes MD5 + SHA-512 on the way; the own client hashes nothing."
+        "(librbd aio), and hashes MD5 + SHA-512 on the way; the own client hashes nothing. "
+        "Profile of a 256 MiB upload through one server (load average 13): Spyglass 5.8 "
+        "CPU-s per GiB (3.7 s as for the filesystem store: hashing and the socket; about 2 s "
+        "librados copying and framing the writes), the osd 1.8 s: CPU-bound on two cores."
     )
 
     def __init__(self) -> None:
