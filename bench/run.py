@@ -1,7 +1,9 @@
 """Spyglass against upstream Glance, side by side: transfers, metadata, the machine's limits.
 
-    python bench/run.py [--quick] [--rounds N] [--only transfer|metadata|limits|cache]
+    python bench/run.py [--quick] [--rounds N]
+                        [--only transfer|metadata|limits|cache|ceilings]
                         [--no-upstream] [--output PATH] [--cache-section]
+                        [--ceilings-section] [--baseline REV] [--operations A,B]
 
 Starts both servers on loopback (Spyglass: uvicorn with 2 workers; upstream Glance 33.0.0
 under uWSGI with 2 processes, installed into its own venv by ``bench/upstream/glance.sh``;
@@ -32,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from suite import http, seed, workloads
+from suite import ceilings, http, seed, workloads
 from suite.servers import (
     REPO,
     WORKERS,
@@ -44,7 +46,7 @@ from suite.servers import (
 )
 
 MIB = 1024 * 1024
-PHASES = ("limits", "transfer", "metadata", "cache")
+PHASES = ("limits", "transfer", "metadata", "cache", "ceilings")
 TARGET_RSS_MIB = 150
 
 
@@ -62,6 +64,9 @@ class Plan:
     cache_size: int = 1024 * MIB
     cache_parallel: int = 32
     cache_parallel_size: int = 256 * MIB
+    operations: tuple[str, ...] = workloads.OPERATIONS
+    baseline: Path | None = None  # another revision's ``src``, measured as "before"
+    baseline_revision: str = ""
 
 
 @dataclass
@@ -198,7 +203,12 @@ def dataset_label(count: int) -> str:
     return f"{count // 1000}k" if count % 1000 == 0 else str(count)
 
 
-def run_metadata(plan: Plan, results: Results, servers: list[Server]) -> None:
+def run_metadata(
+    plan: Plan, results: Results, servers: list[Server], bare: Server | None = None
+) -> None:
+    """Every operation on every server in turn; after each ``show`` the bare route
+    (the framework's ceiling) under the same load, when there is one."""
+    bare_driver = workloads.MetadataDriver(bare) if bare is not None else None
     for count in plan.datasets:
         ensure_dataset(servers, count)
         drivers = {server.name: workloads.MetadataDriver(server) for server in servers}
@@ -206,7 +216,7 @@ def run_metadata(plan: Plan, results: Results, servers: list[Server]) -> None:
             samplers = {s.name: stack.enter_context(RssSampler(s.pid())) for s in servers}
             for round_index in range(plan.rounds):
                 for concurrency in (1, 32):
-                    for operation in workloads.OPERATIONS:
+                    for operation in plan.operations:
                         key = f"{operation}|{concurrency}|{count}"
                         line = []
                         for server in alternate(servers, round_index):
@@ -223,6 +233,12 @@ def run_metadata(plan: Plan, results: Results, servers: list[Server]) -> None:
                                 f"p50 {figures.p50_ms:6.1f} p99 {figures.p99_ms:6.1f} ms"
                                 + (f" ({figures.errors} errors)" if figures.errors else "")
                             )
+                        if bare_driver is not None and operation == "show":
+                            figures = bare_driver.run(
+                                operation, concurrency, plan.duration, warmup=0.3
+                            )
+                            results.add(f"ceiling|{concurrency}|{count}", "bare", figures.rps)
+                            line.append(f"bare {figures.rps:6.0f}/s")
                         log(
                             f"round {round_index + 1} {dataset_label(count):>4} c={concurrency:<2} "
                             f"{operation:17} " + " | ".join(line)
@@ -231,6 +247,25 @@ def run_metadata(plan: Plan, results: Results, servers: list[Server]) -> None:
                 sampler.sample()
                 results.add("rss process metadata", name, sampler.peak_process / MIB)
                 results.add("rss total metadata", name, sampler.peak_total / MIB)
+
+
+def run_ceilings(plan: Plan, results: Results, work: Path) -> None:
+    """The machine's ceilings for transfers (best of 3 each) and Spyglass's start-up."""
+    size = plan.limits_size
+    hashed = ceilings.best(3, lambda: ceilings.socket_to_file_hashed(size, work))
+    results.add("limit hashed_copy_mb_s", "machine", hashed)
+    sent = ceilings.best(3, lambda: workloads.file_to_socket(size, work, zero_copy=True))
+    results.add("limit sendfile_mb_s", "machine", sent)
+    log(f"ceilings: socket to file + md5/sha512 {hashed:.0f} MB/s, sendfile {sent:.0f} MB/s")
+    variants = [("spyglass", None)] + ([("before", plan.baseline)] if plan.baseline else [])
+    for name, source in variants:
+        started = ceilings.start_up(work / "startup", name=name, source=source)
+        results.add("startup seconds", name, started.seconds)
+        results.add("startup worker rss", name, started.worker_rss_mib)
+        log(
+            f"{name}: start-up to first answer {started.seconds:.2f} s, "
+            f"worker RSS at rest {started.worker_rss_mib:.0f} MiB"
+        )
 
 
 def run_cache(plan: Plan, results: Results, work: Path) -> None:
@@ -459,6 +494,15 @@ def build_rows(results: Results, plan: Plan) -> list[Row]:
                 targets = []
                 if concurrency == 32 and operation in ("show", "create", "list first page"):
                     targets.append(verdict(None if math.isnan(r) else r >= 5, "≥5x req/s"))
+                    share = ratio(
+                        results.median(key + "|rps", s),
+                        results.median(f"ceiling|{concurrency}|{count}", "bare"),
+                    )
+                    if not math.isnan(share):
+                        want = CEILING_TARGETS[operation]
+                        targets.append(
+                            verdict(share >= want, f"≥{want:.0%} of bare route ({share:.0%})")
+                        )
                 if concurrency == 1 and operation == "create":
                     p50 = results.median(key + "|p50", s)
                     targets.append(verdict(None if math.isnan(p50) else p50 < 5, "p50 <5 ms"))
@@ -479,6 +523,124 @@ def build_rows(results: Results, plan: Plan) -> list[Row]:
     return rows
 
 
+CEILING_TARGETS = {"show": 0.25, "list first page": 0.10, "create": 0.05}
+"""At concurrency 32 on SQLite: the share of the bare route's req/s each should reach."""
+
+
+@dataclass
+class CeilingRow:
+    figure: str
+    cells: list[str]  # Spyglass, before (with --baseline), upstream
+    ceiling: str
+    share: str
+    versus_upstream: str
+    target: str = ""
+
+
+def ceiling_rows(results: Results, plan: Plan) -> list[CeilingRow]:
+    """Each Spyglass figure beside its ceiling, and beside upstream's."""
+    names = ["spyglass", *(["before"] if plan.baseline else []), "upstream"]
+    rows: list[CeilingRow] = []
+
+    def add(figure: str, key: str, ceiling: float, want: float | None, digits: int = 0) -> None:
+        if key not in results.values:
+            return
+        values = [results.median(key, name) for name in names]
+        share = ratio(values[0], ceiling)
+        target = ""
+        if want is not None:
+            target = verdict(None if math.isnan(share) else share >= want, f"≥{want:.0%}")
+        rows.append(
+            CeilingRow(
+                figure,
+                [fmt(v, digits) for v in values],
+                fmt(ceiling, digits),
+                "—" if math.isnan(share) else f"{share:.0%}",
+                times(ratio(values[0], values[-1])),
+                target,
+            )
+        )
+
+    for count in plan.datasets:
+        for concurrency in (1, 32):
+            bare = results.median(f"ceiling|{concurrency}|{count}", "bare")
+            for operation in ("show", "list first page", "create"):
+                want = CEILING_TARGETS[operation] if concurrency == 32 else None
+                add(
+                    f"{operation}, c={concurrency}, {dataset_label(count)} images (req/s)",
+                    f"{operation}|{concurrency}|{count}|rps",
+                    bare,
+                    want,
+                )
+    hashed = results.median("limit hashed_copy_mb_s", "machine")
+    add("upload 1 GiB (MB/s)", "upload 1 GiB", hashed, 0.9)
+    add(
+        "download 1 GiB (MB/s)",
+        "download 1 GiB",
+        results.median("limit sendfile_mb_s", "machine"),
+        0.9,
+    )
+    for key, figure, limit, digits in (
+        ("startup seconds", "start-up to first answer (s)", 1.0, 2),
+        ("startup worker rss", "RSS per worker at rest (MiB)", float(TARGET_RSS_MIB), 0),
+    ):
+        if key in results.values:
+            values = [results.median(key, name) for name in names]
+            rows.append(
+                CeilingRow(
+                    figure,
+                    [fmt(v, digits) for v in values],
+                    f"<{fmt(limit, digits)}",
+                    "",
+                    "",
+                    verdict(None if math.isnan(values[0]) else values[0] < limit, "under"),
+                )
+            )
+    return rows
+
+
+CEILINGS_HEADING = "## Ceilings"
+
+
+def ceilings_section(
+    results: Results, plan: Plan, info: dict[str, str], command: str, notes: str = ""
+) -> str:
+    """Spyglass's figures as shares of what the framework and the machine allow."""
+    rows = ceiling_rows(results, plan)
+    before = ["before"] if plan.baseline else []
+    header = ["figure", "Spyglass", *before, "upstream", "ceiling", "share of ceiling",
+              "vs upstream", "target"]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 2) + "|---|"]
+    lines += [
+        "| "
+        + " | ".join([r.figure, *r.cells, r.ceiling, r.share, r.versus_upstream, r.target])
+        + " |"
+        for r in rows
+    ]
+    baseline = (
+        f' "before" is revision {plan.baseline_revision} in the same run, in turn with the'
+        " current code."
+        if plan.baseline
+        else ""
+    )
+    return f"""{CEILINGS_HEADING}
+
+Command: `{command}`; {info["date"]}, Spyglass revision {info["revision"]}, load average
+before/after {info["load"]} on 2 cores shared with other work (compare only within this
+table); medians of {plan.rounds} round(s) of {plan.duration:g} s, servers in turn.{baseline}
+Ceilings, measured in the same run: metadata against a bare Starlette route on the same
+server settings (uvicorn, {WORKERS} workers with their own `SO_REUSEPORT` sockets,
+httptools, uvloop) answering the bytes of Spyglass's own `GET /v2/images/{{id}}`, under the
+same load right after each Spyglass show (`bench/bare_route.py`); upload against a minimal
+socket-to-file copy hashing MD5 and SHA-512 on two threads; download against a
+file-to-socket `sendfile` (`bench/suite/ceilings.py`). Start-up is `spyglass api --workers
+{WORKERS}` started to its first `200` (median of 3, existing database); RSS is the largest
+worker after its first answers.
+
+{chr(10).join(lines)}
+{notes}"""
+
+
 def limit_rows(results: Results) -> list[tuple[str, str]]:
     names = {
         "hash_mb_s": "md5 + sha512 over the same bytes, one core",
@@ -489,6 +651,7 @@ def limit_rows(results: Results) -> list[tuple[str, str]]:
         "send_mb_s": "file to socket: reads and sends over loopback, page cache (best of "
         "1 and 4 MiB pieces)",
         "sendfile_mb_s": "file to socket with sendfile (zero-copy), over loopback",
+        "hashed_copy_mb_s": "socket to file, MD5 and SHA-512 on two threads, over loopback",
     }
     return [
         (label, f"{fmt(results.median(f'limit {name}', 'machine'))} MB/s")
@@ -633,7 +796,8 @@ def write_document(
     path: Path, rows: list[Row], results: Results, plan: Plan, info: dict[str, str], command: str
 ) -> None:
     kept = kept_sections(
-        path, ("## Memory stays flat", "## Where the time goes", "## Notifications")
+        path,
+        ("## Memory stays flat", "## Where the time goes", "## Notifications", CEILINGS_HEADING),
     )
     limits = "\n".join(f"| {label} | {value} |" for label, value in limit_rows(results))
     notes = "\n".join(f"- {note}" for note in results.notes) or "- none"
@@ -731,6 +895,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="with --only cache: rewrite only the image cache section of docs/performance.md",
     )
+    parser.add_argument(
+        "--ceilings-section",
+        action="store_true",
+        help="rewrite only the ceilings section of docs/performance.md",
+    )
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also run this revision of Spyglass, as 'before'"
+    )
+    parser.add_argument("--operations", help="comma-separated metadata operations (default all)")
     return parser.parse_args(argv)
 
 
@@ -750,6 +923,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         cache_size=(128 if quick else 1024) * MIB,
         cache_parallel=8 if quick else 32,
         cache_parallel_size=(32 if quick else 256) * MIB,
+        operations=tuple(args.operations.split(",")) if args.operations else workloads.OPERATIONS,
     )
 
 
@@ -767,6 +941,18 @@ def running(servers: list[Server], first_dataset: int) -> Iterator[None]:
     finally:
         for server in servers:
             server.stop()
+
+
+def export_revision(revision: str, work: Path) -> Path:
+    """``src`` of another revision, exported under ``work`` (no checkout, no worktree)."""
+    target = work / f"baseline-{revision}"
+    subprocess.run(["rm", "-rf", str(target)], check=True)
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -788,18 +974,30 @@ def main(argv: list[str] | None = None) -> None:
 
     spyglass = Spyglass(work)
     servers: list[Server] = [spyglass]
+    if args.baseline:
+        plan.baseline = export_revision(args.baseline, work)
+        plan.baseline_revision = args.baseline
+        servers.append(Spyglass(work, name="before", source=plan.baseline))
     if plan.upstream:
         Upstream.install()
         servers.append(Upstream(work, http=args.upstream_http))
     results = Results()
     if "limits" in plan.phases:
         run_limits(plan, results, work)
+    if "ceilings" in plan.phases:
+        run_ceilings(plan, results, work)
     if {"transfer", "metadata"} & set(plan.phases):
-        with running(servers, plan.datasets[0]):
+        with running(servers, plan.datasets[0]), contextlib.ExitStack() as stack:
             if "transfer" in plan.phases:
                 run_transfers(plan, results, servers)
             if "metadata" in plan.phases:
-                run_metadata(plan, results, servers)
+                bare = None
+                if "ceilings" in plan.phases:
+                    show = f"/v2/images/{seed.image_id(workloads.SHOW_TARGET)}"
+                    bare = ceilings.BareStarlette(work, ceilings.show_body(spyglass, show))
+                    bare.start()
+                    stack.callback(bare.stop)
+                run_metadata(plan, results, servers, bare)
     if "cache" in plan.phases:
         run_cache(plan, results, work)
 
@@ -837,6 +1035,12 @@ def main(argv: list[str] | None = None) -> None:
     for note in results.notes:
         print(f"note: {note}")
     full = set(plan.phases) == set(PHASES) and plan.upstream and not args.quick
+    if args.ceilings_section:
+        output = args.output or REPO / "docs" / "performance.md"
+        section = ceilings_section(results, plan, info, command.strip())
+        update_section(output, CEILINGS_HEADING, section)
+        log(f"updated {CEILINGS_HEADING[3:]} in {output}")
+        return
     if args.cache_section:
         output = args.output or REPO / "docs" / "performance.md"
         update_section(output, CACHE_HEADING, cache_section(results, plan, info, command.strip()))

@@ -95,9 +95,20 @@ class Spyglass(Server):
     label = f"Spyglass (uvicorn, {WORKERS} workers)"
     store_id = "file"
 
-    def __init__(self, work: Path, config_lines: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        work: Path,
+        config_lines: list[str] | None = None,
+        *,
+        name: str = "spyglass",
+        source: Path | None = None,
+    ) -> None:
+        """``source``: another checkout's ``src`` to run instead of this one's (a baseline
+        revision beside the current code, in the same run); ``name`` tells them apart."""
         super().__init__(work)
-        self.data = work / "spyglass"
+        self.name = name
+        self.source = source
+        self.data = work / name
         self.config_lines = config_lines or []
         self.process: subprocess.Popen[bytes] | None = None
         self.sources: set[str] = set()  # digests of the code each start ran
@@ -115,7 +126,16 @@ class Spyglass(Server):
         return self.process.pid
 
     def start(self, *, fresh: bool = False) -> None:
-        self.sources.add(source_digest())
+        self.start_process(fresh=fresh)
+        try:
+            self._wait_until_up(60)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def start_process(self, *, fresh: bool = False) -> None:
+        """Start ``spyglass api`` without waiting for it to answer."""
+        self.sources.add(source_digest() if self.source is None else str(self.source))
         if fresh and self.data.exists():
             subprocess.run(["rm", "-rf", str(self.data)], check=True)
         self.data.mkdir(parents=True, exist_ok=True)
@@ -135,28 +155,31 @@ class Spyglass(Server):
             "--workers",
             str(WORKERS),
         ]
+        env = dict(os.environ)
+        if self.source is not None:  # ahead of the venv's editable install of this tree
+            env["PYTHONPATH"] = str(self.source)
         with (self.data / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
             )
-        try:
-            self._wait_until_up(60)
-        except RuntimeError:
-            self.stop()
-            raise
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            # Our own session: the server and the workers it spawned, nothing else.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
+    """SIGTERM a server started in its own session; SIGKILL that session if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Our own session: the server and the workers it spawned, nothing else.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 class Upstream(Server):
