@@ -5,7 +5,8 @@ image removes its staged data."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -74,3 +75,32 @@ def test_without_self_reference_the_import_fails_clearly(
         assert on_a.get(f"/v2/images/{image_id}").json()["status"] == "uploading"
         assert on_a.delete(f"/v2/images/{image_id}").status_code == 204
     assert list((tmp_path / "a-staging").iterdir()) == []
+
+
+def test_a_node_never_recovers_another_nodes_live_stage(
+    tmp_path: Path, server_factory: Callable[..., LiveServer]
+) -> None:
+    """Nodes sharing ``public_endpoint`` (a balancer's URL) but no
+    ``worker_self_reference_url`` cannot tell their stages apart: none of them may
+    put a stage that is still being written on another node back to ``queued``."""
+    database = tmp_path / "shared.sqlite"
+
+    def behind_a_balancer(name: str) -> list[str]:
+        lines = node(tmp_path, name, database, None)
+        lines.insert(1, "public_endpoint = http://images.example:9292")
+        return [*lines, "[task]", "lease_seconds = 1"]
+
+    a = server_factory(*behind_a_balancer("a"))
+    server_factory(*behind_a_balancer("b"))
+    with httpx.Client(base_url=a.url, timeout=30, trust_env=False) as on_a:
+        image_id = create(on_a, name="n", disk_format="raw", container_format="bare")["id"]
+
+        def slow_body() -> Iterator[bytes]:
+            yield DATA[:65536]
+            time.sleep(1.5)  # the other node looks for dead stages meanwhile
+            yield DATA[65536:]
+
+        staged = on_a.put(f"/v2/images/{image_id}/stage", content=slow_body(), headers=OCTET)
+        assert staged.status_code == 204, staged.text
+        image = on_a.get(f"/v2/images/{image_id}").json()
+        assert (image["status"], image["size"]) == ("uploading", len(DATA))

@@ -71,8 +71,8 @@ def build_imports(
     repo = SqlTaskRepository(database, outbox)
     staging = StagingArea(staging_directory(settings))
     web = WebDownload.from_settings(settings)
-    self_url = cast("str | None", settings.option("DEFAULT", "worker_self_reference_url"))
-    self_url = self_url or settings.public_endpoint
+    own_url = cast("str | None", settings.option("DEFAULT", "worker_self_reference_url"))
+    self_url = own_url or settings.public_endpoint
     endpoints = cast(
         "Mapping[str, str] | None", settings.option("glance_download_opts", "region_endpoints")
     )
@@ -111,6 +111,7 @@ def build_imports(
         clock=utcnow,
         wake=worker.wake,
         inspect_staged=not any(plugin.changes_data for plugin in plugins),
+        own_url=own_url,
     )
     tasks = TaskService(uploads.images, repo, clock=utcnow, wake=worker.wake, check_uri=web.check)
     uploads.images.after_delete.append(staging.clear)  # a deleted image's staged data goes too

@@ -66,7 +66,11 @@ class ImportService:
         clock: Callable[[], datetime],
         wake: Callable[[], None] = lambda: None,
         inspect_staged: bool = True,
+        own_url: str | None = None,
     ) -> None:
+        self.own_url = own_url
+        """``worker_self_reference_url`` itself (not ``public_endpoint``, which nodes
+        behind a balancer share): only then are the stages recorded with it this node's."""
         self.uploads = uploads
         self.inspect_staged = inspect_staged
         """Judge staged data's format (unless a plugin may change it before the import)."""
@@ -139,7 +143,7 @@ class ImportService:
         go back to ``queued``, so they can be staged again. Only images staged here
         (``os_glance_stage_host`` is this node's ``worker_self_reference_url``) are
         looked at: another node's stage cannot be judged from here."""
-        if not self.self_url:
+        if not self.own_url:
             return 0
         found: list[Image] = []
         for hidden in (False, True):
@@ -147,7 +151,7 @@ class ImportService:
                 limit=500,
                 sort=(SortKey("created_at", False),),
                 exact={"status": ("uploading",)},
-                properties={STAGE_HOST: self.self_url},
+                properties={STAGE_HOST: self.own_url},
                 visibility="all",
                 os_hidden=hidden,
             )
