@@ -30,13 +30,27 @@ SERVERS = {
 
 
 class _Discard:
-    """A write-only sink that counts what boto3 downloads into it."""
+    """A sink that counts what boto3 downloads into it and keeps nothing. It says it is
+    seekable, so that boto3 writes the ranges it fetches in parallel as they arrive (its
+    path for unseekable outputs stalled here)."""
 
     def __init__(self) -> None:
         self.written = 0
+        self.position = 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = offset if whence == 0 else self.position + offset
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
 
     def write(self, data: bytes) -> int:
         self.written += len(data)
+        self.position += len(data)
         return len(data)
 
 
@@ -78,7 +92,7 @@ class S3(StoreBackend):
             return f"{self.server} is not running (scripts/{self.script} start)"
         return None
 
-    def _options(self, bucket: str) -> list[str]:
+    def _options(self, bucket: str, *, region: bool = True) -> list[str]:
         return [
             f"s3_store_host = {self.endpoint}",
             f"s3_store_access_key = {self.access}",
@@ -86,7 +100,7 @@ class S3(StoreBackend):
             f"s3_store_bucket = {bucket}",
             "s3_store_create_bucket_on_put = True",
             "s3_store_bucket_url_format = path",
-            "s3_store_region_name = us-east-1",
+            *(["s3_store_region_name = us-east-1"] if region else []),
             f"s3_store_large_object_size = {THRESHOLD_MIB}",
             f"s3_store_large_object_chunk_size = {PART_MIB}",
         ]
@@ -95,7 +109,9 @@ class S3(StoreBackend):
         return ["[glance_store]", "default_store = s3", *self._options("bench-spyglass")]
 
     def upstream_store(self, work: Path) -> UpstreamStore:
-        section = "\n".join(["[bench]", *self._options("bench-upstream")])
+        # no region for upstream: its driver sends any configured region as the bucket's
+        # location constraint, and S3 refuses us-east-1 there (InvalidLocationConstraint)
+        section = "\n".join(["[bench]", *self._options("bench-upstream", region=False)])
         return UpstreamStore(
             backends="bench:s3", default="bench", sections=section + "\n", pip=("boto3",)
         )
