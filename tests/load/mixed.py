@@ -72,32 +72,48 @@ class Client:
     report: LoadReport
     rng: random.Random
     sizes: tuple[int, int]
-    retries: int = 0
-    """Retries per request on connection errors and 502/503 (for runs that kill a
-    server behind a balancer); 0 means any of them is an error."""
+    retry_for: float = 0.0
+    """Seconds a request is retried on connection errors and 502/503 (for runs that kill
+    a server behind a balancer); 0 means any of them is an error."""
 
     async def call(
-        self, name: str, method: str, url: str, expect: int, **kw: object
+        self,
+        name: str,
+        method: str,
+        url: str,
+        expect: int,
+        *,
+        also_after_retry: tuple[int, ...] = (),
+        wait_out: tuple[int, ...] = (),
+        **kw: object,
     ) -> httpx.Response:
-        for attempt in range(self.retries + 1):
+        """One request; with ``retry_for``, retried until it is answered. An answer in
+        ``also_after_retry`` counts as success on a retry (a DELETE whose first answer was
+        lost is a 404 the second time); one in ``wait_out`` is retried too (an upload
+        whose first attempt died with its server is a 409 until that image is recovered)."""
+        give_up = time.monotonic() + self.retry_for
+        retried = False
+        while True:
             started = time.perf_counter()
             try:
                 answer = await self.http.request(method, url, **kw)  # type: ignore[arg-type]
+                status = answer.status_code
             except httpx.TransportError as exc:
-                if attempt < self.retries:
-                    self.report.retried += 1
-                    await asyncio.sleep(0.2)
-                    continue
-                raise Failed(f"{name}: {exc.__class__.__name__}") from None
-            if answer.status_code in (502, 503) and attempt < self.retries:
-                self.report.retried += 1
-                await asyncio.sleep(0.2)
-                continue
-            if answer.status_code != expect:
-                raise Failed(f"{name}: {answer.status_code} {answer.text[:200]}")
-            self.report.record(name, time.perf_counter() - started)
-            return answer
-        raise AssertionError("unreachable")  # pragma: no cover
+                answer, status = None, 0
+                reason = exc.__class__.__name__
+            if answer is not None and (
+                status == expect or (retried and status in also_after_retry)
+            ):
+                self.report.record(name, time.perf_counter() - started)
+                return answer
+            if answer is not None:
+                reason = f"{status} {answer.text[:200]}"
+            retryable = status in (0, 502, 503, *wait_out)
+            if not retryable or time.monotonic() > give_up:
+                raise Failed(f"{name}: {reason}")
+            self.report.retried += 1
+            retried = True
+            await asyncio.sleep(0.5)
 
     async def round(self) -> None:
         """One image's life, with every answer checked."""
@@ -110,7 +126,8 @@ class Client:
         )  # fmt: skip
         image_id = created.json()["id"]
         await self.call("upload", "PUT", f"/v2/images/{image_id}/file", 204,
-                        content=data, headers=OCTETS)  # fmt: skip
+                        content=data, headers=OCTETS,
+                        wait_out=(409,) if self.retry_for else ())  # fmt: skip
         self.report.bytes_up += size
         expected = hashlib.md5(data).hexdigest()
         for _ in range(2):
@@ -129,7 +146,9 @@ class Client:
         if patched.json().get("load_round") != str(size):
             self.report.mismatches.append(f"{image_id}: the patch did not stick")
         if self.rng.random() < 0.7:  # the rest stay, so listings grow
-            await self.call("delete", "DELETE", f"/v2/images/{image_id}", 204)
+            await self.call(
+                "delete", "DELETE", f"/v2/images/{image_id}", 204, also_after_retry=(404,)
+            )
             await self.call("deleted", "GET", f"/v2/images/{image_id}", 404)
 
 
@@ -140,7 +159,7 @@ async def run_load(
     duration: float = 120.0,
     sizes: tuple[int, int] = (1024, 512 * 1024),
     headers: dict[str, str] | None = None,
-    retries: int = 0,
+    retry_for: float = 0.0,
     seed: int = 15,
     on_tick: Callable[[float], None] | None = None,
 ) -> LoadReport:
@@ -153,7 +172,7 @@ async def run_load(
         async with httpx.AsyncClient(
             base_url=url, timeout=60, limits=limits, headers=headers, trust_env=False
         ) as http:
-            client = Client(http, report, random.Random(seed * 1000 + index), sizes, retries)
+            client = Client(http, report, random.Random(seed * 1000 + index), sizes, retry_for)
             while time.monotonic() < deadline:
                 try:
                     await client.round()
