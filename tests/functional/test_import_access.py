@@ -4,6 +4,7 @@ another project's image are refused."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,3 +56,44 @@ def test_tasks_and_imports_respect_projects(
         assert [t["id"] for t in listed] == [mine[0]["id"]]
         copy = {"method": {"name": "copy-image"}}
         assert api.post(f"/v2/images/{image_id}/import", json=copy).status_code == 403
+
+
+def test_a_legacy_task_creates_its_image_as_its_caller(
+    server_factory: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    """With the tasks API opened to members, a task's image_properties cannot do
+    what its caller may not: make a public image, or one owned by another project."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"tasks_api_access": "role:member"\n')
+    server = server_factory(
+        f"node_staging_uri = file://{tmp_path}/staging",
+        "[paste_deploy]",
+        "flavor = trusted-auth",
+        "[oslo_policy]",
+        f"policy_file = {policy}",
+    )
+    with httpx.Client(base_url=server.url, timeout=30, trust_env=False) as api:
+        api.headers.update(ALICE)
+        for properties in ({"visibility": "public"}, {"owner": "bob"}):
+            task = {
+                "type": "import",
+                "input": {
+                    "import_from": "http://127.0.0.1/image.raw",
+                    "import_from_format": "raw",
+                    "image_properties": {
+                        "name": "t", "disk_format": "raw", "container_format": "bare",
+                        **properties,
+                    },
+                },
+            }  # fmt: skip
+            created = api.post("/v2/tasks", json=task)
+            assert created.status_code == 201, created.text
+            deadline = time.monotonic() + 30
+            shown = created.json()
+            while shown["status"] in ("pending", "processing") and time.monotonic() < deadline:
+                time.sleep(0.2)
+                shown = api.get(f"/v2/tasks/{shown['id']}").json()
+            assert shown["status"] == "failure"
+            assert "authorized" in shown["message"] or "permitted" in shown["message"], shown
+        everything = api.get("/v2/images", headers=ADMIN).json()["images"]
+        assert everything == []

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import anyio
@@ -33,7 +33,7 @@ from spyglass.domain.image import Image, ImageStatus
 from spyglass.domain.states import transition
 from spyglass.domain.tasks import Task, TaskStatus, move
 from spyglass.errors import ConcurrentUpdate, Duplicate, ImageNotFound, SpyglassError
-from spyglass.imports.job import ImportJob
+from spyglass.imports.job import ROLES_KEY, ImportJob
 from spyglass.imports.plugins.base import ImportFailed, ImportPlugin, PluginJob
 from spyglass.imports.sources import RemoteGlance, Source, existing_data
 from spyglass.imports.staging import StagingArea
@@ -132,14 +132,15 @@ class ImportFlow:
                 await self._fail(task, attempt, reason(exc))
 
     async def _legacy_image(self, task: Task) -> Task:
-        """A ``/v2/tasks`` import: its image, made from ``image_properties`` and locked."""
+        """A ``/v2/tasks`` import: its image, made from ``image_properties`` as the task's
+        caller (its roles were recorded with the task) and locked."""
         ctx = RequestContext(
             request_id=task.request_id or "",
             project_id=task.owner,
             user_id=task.user_id,
-            roles=frozenset({"admin"}),
-            is_admin=True,
+            roles=frozenset(task.input.get(ROLES_KEY) or ()),
         )
+        ctx = replace(ctx, is_admin=self.images.access.policy.is_admin(ctx))
         image = await self.images.create(ctx, dict(task.input.get("image_properties") or {}))
         locked = transition(image, ImageStatus.IMPORTING)
         locked.properties[LOCK] = task.id

@@ -12,6 +12,7 @@ from typing import Any
 from spyglass.context import RequestContext
 from spyglass.domain.tasks import Task, new_task
 from spyglass.errors import BadRequest, Forbidden, NotFound
+from spyglass.imports.job import ROLES_KEY
 from spyglass.services.images import ImageService
 from spyglass.services.tasks_ports import TaskQuery, TaskRepository
 
@@ -65,7 +66,7 @@ class TaskService:
             "import",
             owner=ctx.project_id,
             now=self.now(),
-            input=data,
+            input={**data, ROLES_KEY: sorted(ctx.roles)},  # the image is made as the caller
             request_id=ctx.request_id,
             user_id=ctx.user_id,
         )
