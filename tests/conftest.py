@@ -8,12 +8,36 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.backends import BACKENDS, Provisioner, activate
 from tests.http_origin import HttpOrigin
 from tests.server import LiveServer
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends",
+        default=None,
+        help="Configurations the functional suite runs in, comma-separated (default: all, "
+        f"or SPYGLASS_TEST_BACKENDS): {', '.join(BACKENDS)}",
+    )
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The configuration servers started now run in (``tests.backends``); plain SQLite
+    unless a suite is parametrized over them (``tests/functional``)."""
+    name: str = getattr(request, "param", "sqlite")
+    provisioner = Provisioner(BACKENDS[name], tmp_path_factory.mktemp(f"backend-{name}"))
+    activate(provisioner)
+    yield name
+    activate(None)
+    provisioner.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server with embedded defaults, shared by the whole session."""
     server = LiveServer(tmp_path_factory.mktemp("spyglass")).start()
     yield server
@@ -21,7 +45,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def server_factory(backend: str, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Start servers with their own config lines; all are stopped after the test."""
     started: list[LiveServer] = []
 

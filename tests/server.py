@@ -6,14 +6,18 @@ import contextlib
 import os
 import random
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from tests.backends import Provisioner, active
 
 
 def free_port() -> int:
@@ -23,8 +27,109 @@ def free_port() -> int:
         return port
 
 
+def _wait_until_up(
+    process: subprocess.Popen[bytes], url: str, log: Path, timeout: float, **client: Any
+) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=1, trust_env=False, **client).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class RegistryServer:
+    """``spyglass registry`` on a free loopback port, for one API server's database."""
+
+    def __init__(self, data_dir: Path, provisioner: Provisioner, database: str | None) -> None:
+        self.data_dir = data_dir
+        self.provisioner = provisioner
+        self.database = database
+        self.mode = provisioner.backend.registry or "http"
+        self.port = free_port()
+        self.url = f"{'http' if self.mode == 'http' else 'https'}://127.0.0.1:{self.port}"
+        self.config = data_dir / "glance-registry.conf"
+        self.log = data_dir / "registry.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _server_lines(self) -> list[str]:
+        lines = ["[DEFAULT]"]
+        if self.mode != "mtls":
+            lines.append(f"registry_auth_token = {self.provisioner.token}")
+        if self.mode != "http":
+            tls = self.provisioner.tls_files()
+            lines += [f"cert_file = {tls.server}", f"key_file = {tls.server}"]
+            if self.mode == "mtls":
+                lines.append(f"ca_file = {tls.ca}")
+        if self.database is not None:
+            lines += ["[database]", f"connection = {self.database}"]
+        return lines
+
+    def client_lines(self) -> list[str]:
+        """The ``[DEFAULT]`` lines of an API server that uses this registry."""
+        lines = [
+            "data_api = glance.db.registry.api",
+            "registry_host = 127.0.0.1",
+            f"registry_port = {self.port}",
+            "registry_client_timeout = 30",
+        ]
+        if self.mode != "mtls":
+            lines.append(f"registry_auth_token = {self.provisioner.token}")
+        if self.mode != "http":
+            tls = self.provisioner.tls_files()
+            lines += ["registry_client_protocol = https", f"registry_client_ca_file = {tls.ca}"]
+            if self.mode == "mtls":
+                lines += [f"registry_client_cert_file = {tls.client}",
+                          f"registry_client_key_file = {tls.client}"]  # fmt: skip
+        return lines
+
+    def start(self, timeout: float = 30.0) -> RegistryServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config.write_text("\n".join(self._server_lines()) + "\n")
+        command = [
+            sys.executable, "-m", "spyglass", "registry", "--config-file", str(self.config),
+            "--data-dir", str(self.data_dir), "--bind-host", "127.0.0.1",
+            "--bind-port", str(self.port),
+        ]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )  # fmt: skip
+        verify: ssl.SSLContext | bool = True
+        if self.mode != "http":
+            verify = self.provisioner.tls_files().client_context(certificate=self.mode == "mtls")
+        if not _wait_until_up(self.process, f"{self.url}/healthcheck", self.log, timeout,
+                              verify=verify):  # fmt: skip
+            self.stop()
+            raise RuntimeError(f"registry did not start:\n{self.log.read_text()}")
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
 class LiveServer:
-    """``spyglass api`` on a free loopback port with its own data directory."""
+    """``spyglass api`` on a free loopback port with its own data directory.
+
+    It runs in the configuration the session made active (``tests.backends``): its own
+    database on PostgreSQL or MySQL, and its own registry in front of it in a registry
+    configuration; embedded SQLite by default.
+    """
 
     def __init__(self, data_dir: Path, config_lines: Sequence[str] = ()) -> None:
         self.data_dir = data_dir
@@ -34,10 +139,29 @@ class LiveServer:
         self.config_lines = list(config_lines)
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir / "server.log"
+        self.provisioner = active()
+        self.registry: RegistryServer | None = None
 
-    def start(self, timeout: float = 30.0) -> LiveServer:
+    def _config_text(self, start_registry: bool) -> str:
+        head: list[str] = []
+        tail: list[str] = []
+        provisioner = self.provisioner
+        if provisioner is not None:
+            database = provisioner.database_url(self.data_dir)
+            if provisioner.backend.registry:
+                where = self.data_dir / "registry"
+                self.registry = self.registry or RegistryServer(where, provisioner, database)
+                if start_registry:
+                    self.registry.start()
+                head = self.registry.client_lines()
+            elif database is not None:
+                tail = ["[database]", f"connection = {database}"]
+        return "[DEFAULT]\n" + "\n".join(head + self.config_lines + tail) + "\n"
+
+    def start(self, timeout: float = 30.0, *, start_registry: bool = True) -> LiveServer:
+        """Start the server (and its registry, unless ``start_registry`` is false)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.config.write_text("[DEFAULT]\n" + "\n".join(self.config_lines) + "\n")
+        self.config.write_text(self._config_text(start_registry))
         command = [
             sys.executable,
             "-m",
@@ -59,15 +183,12 @@ class LiveServer:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/versions", timeout=1, trust_env=False).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        try:
+            if _wait_until_up(self.process, f"{self.url}/versions", self.log, timeout):
+                return self
+        except RuntimeError:
+            self.stop()  # its registry too
+            raise
         self.stop()
         raise RuntimeError(f"server did not start:\n{self.log.read_text()}")
 
@@ -77,13 +198,9 @@ class LiveServer:
         return self.process.pid
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        _stop(self.process)
+        if self.registry is not None:
+            self.registry.stop()
 
 
 class RssSampler:

@@ -517,6 +517,7 @@ def test_a_crash_while_filling_leaves_nothing_a_restart_does_not_clean(tmp_path:
         restarted.stop()
 
 
+@pytest.mark.backends("sqlite")  # the servers share one SQLite file of their own
 def test_each_server_keeps_its_own_cache(tmp_path: Path) -> None:
     """Two servers on one database and store, each with its own cache directory."""
     shared = tmp_path / "shared"

@@ -21,6 +21,9 @@ from tests.server import LiveServer
 
 Start = Callable[..., LiveServer]
 
+# the lines name the embedded SQLite database and the libraries that use it
+pytestmark = pytest.mark.backends("sqlite")
+
 _ACCESS = re.compile(
     r" INFO spyglass\.access (?P<id>req-\S+) 127\.0\.0\.1 \"(?P<method>[A-Z]+) (?P<target>\S+) "
     r"HTTP/1\.1\" status: (?P<status>\d+) len: (?P<len>\d+) time: (?P<time>\d+\.\d+)(?P<rest>.*)$"

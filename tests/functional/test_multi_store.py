@@ -14,6 +14,8 @@ import pytest
 from tests.functional.helpers import create, upload
 from tests.server import LiveServer
 
+pytestmark = pytest.mark.backends("sqlite")  # add_copy writes the embedded SQLite file directly
+
 ADMIN = {"X-Identity-Status": "Confirmed", "X-Project-Id": "p1", "X-Roles": "admin,member"}
 MEMBER = {"X-Identity-Status": "Confirmed", "X-Project-Id": "p1", "X-Roles": "member,reader"}
 IMAGE = {"disk_format": "raw", "container_format": "bare"}

@@ -57,10 +57,10 @@ from spyglass.keys.config import signature_service
 from spyglass.notify.base import NotifyConfig, build_notifier, notify_config
 from spyglass.notify.events import EventFilter
 from spyglass.notify.publisher import Publisher
-from spyglass.registry.connection import RegistryAddress, RegistryConnection
+from spyglass.registry.connection import RegistryConnection
 from spyglass.registry.repositories import (
     Repositories,
-    remote_repositories,
+    configured_repositories,
     sql_repositories,
     uses_registry,
 )
@@ -221,15 +221,11 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     database = create_database(database_url(settings, data_dir), pool)
     stores = build_stores(settings, data_dir)
     notifications = notify_config(settings)
-    registry = (
-        RegistryConnection(RegistryAddress.from_settings(settings))
-        if uses_registry(settings)
-        else None
+    # through a registry, the registry's outbox records the events and its publisher sends them
+    outbox = None if uses_registry(settings) else build_outbox(notifications, database)
+    repositories, registry = configured_repositories(
+        settings, database, outbox, events=notifications.enabled
     )
-    outbox = None if registry else build_outbox(notifications, database)
-    repositories = None
-    if registry is not None:  # the registry records events and publishes them
-        repositories = remote_repositories(registry, events=notifications.enabled)
     services = build_services(settings, database, stores, outbox, repositories=repositories)
     imports = None
     if registry is None:  # import tasks live in the API's own database (not with a registry)

@@ -55,11 +55,14 @@ async def _manager(settings: Settings, data_dir: Path) -> AsyncIterator[CacheMan
     from spyglass.api.app import build_services, build_stores, database_url
     from spyglass.api.caching import build_cache
     from spyglass.db.engine import create_database
+    from spyglass.registry.repositories import configured_repositories
 
     database = create_database(database_url(settings, data_dir))
     stores = build_stores(settings, data_dir)
+    registry = None
     try:
-        services = build_services(settings, database, stores)
+        repositories, registry = configured_repositories(settings, database)
+        services = build_services(settings, database, stores, repositories=repositories)
         manager = build_cache(settings, database, services, clock=time.time)
         assert manager is not None
         await stores.open()
@@ -71,6 +74,8 @@ async def _manager(settings: Settings, data_dir: Path) -> AsyncIterator[CacheMan
     finally:
         await stores.close()
         await database.dispose()
+        if registry is not None:
+            await registry.aclose()
 
 
 def _run(

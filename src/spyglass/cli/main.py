@@ -101,7 +101,9 @@ def api(
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    if registry is None:  # through a registry, the registry reaches the database
+    # through a registry, the registry reaches the database (the cache index may use it here)
+    local = registry is None or settings.option("DEFAULT", "image_cache_driver") == "centralized_db"
+    if local:
         from spyglass.cli.db import prepare_for_serving
         from spyglass.db.engine import PoolOptions
 
@@ -185,8 +187,8 @@ def scrub(
     """Finish delayed deletes whose scrub_time has passed (glance-scrubber), and put images
     whose upload died with its server back to queued."""
     from spyglass.api.app import build_services, build_stores, database_url
-    from spyglass.db.deletions import SqlDeletionQueue
     from spyglass.db.engine import create_database
+    from spyglass.registry.repositories import configured_repositories
     from spyglass.services.scrubber import Scrubber
     from spyglass.timeutils import utcnow
 
@@ -195,14 +197,17 @@ def scrub(
     async def run() -> str:
         database = create_database(database_url(settings, data_dir))
         stores = build_stores(settings, data_dir)
-        scrubber = Scrubber(SqlDeletionQueue(database), stores, scrub_time=settings.scrub_time)
+        repositories, registry = configured_repositories(settings, database)
+        scrubber = Scrubber(repositories.deletions, stores, scrub_time=settings.scrub_time)
         try:
             await stores.open()
             if restore:
                 await scrubber.restore(restore)
                 return f"image {restore} restored"
             report = await scrubber.scrub(utcnow())
-            recovery = build_services(settings, database, stores).recovery
+            recovery = build_services(
+                settings, database, stores, repositories=repositories
+            ).recovery
             recovered = await recovery.sweep() if recovery else []
             return (
                 f"scrubbed {report.scrubbed} image(s), {report.failed} failed; "
@@ -211,6 +216,8 @@ def scrub(
         finally:
             await stores.close()
             await database.dispose()
+            if registry is not None:
+                await registry.aclose()
 
     try:
         typer.echo(asyncio.run(run()))

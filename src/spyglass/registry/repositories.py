@@ -85,3 +85,16 @@ def remote_repositories(rpc: RegistryConnection, *, events: bool) -> Repositorie
         leases=RemoteTransferLeases(rpc),
         events=RemoteEventLog(rpc) if events else None,
     )
+
+
+def configured_repositories(
+    settings: Settings, database: Database, outbox: Outbox | None = None, *, events: bool = False
+) -> tuple[Repositories, RegistryConnection | None]:
+    """The repositories ``data_api`` names, and the registry connection to close after use
+    (``None`` when they are the database's)."""
+    if not uses_registry(settings):
+        return sql_repositories(database, outbox), None
+    from spyglass.registry.connection import RegistryAddress, RegistryConnection
+
+    rpc = RegistryConnection(RegistryAddress.from_settings(settings))
+    return remote_repositories(rpc, events=events), rpc
