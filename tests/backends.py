@@ -218,3 +218,8 @@ def activate(provisioner: Provisioner | None) -> None:
 
 def active() -> Provisioner | None:
     return _ACTIVE[0] if _ACTIVE else None
+
+
+DATA_PATH = ("sqlite", "postgresql-registry")
+"""Where tests of the byte path (cache, memory, format inspection) run: what they check does
+not depend on where metadata lives, so one direct and one registry configuration suffice."""

@@ -19,8 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.backends import DATA_PATH
 from tests.functional.helpers import create, upload
 from tests.server import LiveServer
+
+pytestmark = pytest.mark.backends(*DATA_PATH)
 
 ServerFactory = Callable[..., LiveServer]
 

@@ -8,8 +8,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from tests.backends import DATA_PATH
 from tests.functional.helpers import create, upload
 from tests.server import LiveServer
+
+pytestmark = pytest.mark.backends(*DATA_PATH)
 
 VIRTUAL_SIZE = 10 * 1024**3
 

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import DATA_PATH
 from tests.memory import MIB, assert_memory_is_flat
 from tests.server import LiveServer
+
+pytestmark = pytest.mark.backends(*DATA_PATH)
 
 
 @pytest.mark.slow

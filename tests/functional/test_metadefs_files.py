@@ -21,6 +21,9 @@ import pytest
 
 from tests.server import LiveServer
 
+# the commands load and export the embedded SQLite database of a data directory
+pytestmark = pytest.mark.backends("sqlite")
+
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT = 900
 LOCATE = (
