@@ -17,7 +17,10 @@ Glance.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar, Self
 
 import httpx
@@ -34,7 +37,15 @@ from spyglass.errors import (
     StoreUnavailable,
 )
 from spyglass.stores import s3_location
-from spyglass.stores.base import ByteRange, Capability, ReadResult, Store, StoreOptions, WriteResult
+from spyglass.stores.base import (
+    ByteRange,
+    Capability,
+    ReadResult,
+    Store,
+    StoredObject,
+    StoreOptions,
+    WriteResult,
+)
 from spyglass.stores.s3_client import Credentials, S3Client
 from spyglass.stores.s3_location import S3Location
 from spyglass.stores.s3_multipart import (
@@ -268,6 +279,25 @@ class S3Store(Store):
         except Exception as exc:
             raise self._error(exc, "delete", missing_bucket_is_gone=True) from exc
 
+    async def inventory(self) -> AsyncIterator[StoredObject]:
+        """The bucket's objects named as image ids (ListObjectsV2, a page at a time); other
+        keys of a shared bucket are not this store's, and unfinished multipart uploads are
+        partial writes (``discard_partial``)."""
+        client = await self._connected()
+        s = self.settings
+        token: str | None = None
+        while True:
+            try:
+                page, token = await client.list_objects(s.bucket, token)
+            except Exception as exc:
+                raise self._error(exc, "read", missing_bucket_is_gone=True) from exc
+            for key, size, modified in page:
+                if IMAGE_ID.match(key):
+                    location = S3Location(self.scheme, self.service, s.bucket, key).uri()
+                    yield StoredObject(location, size, _timestamp(modified))
+            if token is None:
+                return
+
     # -- writes -----------------------------------------------------------------------------
 
     async def add(self, image_id: str, data: ByteStream, *, size: int | None) -> WriteResult:
@@ -388,3 +418,18 @@ class S3Store(Store):
             return StoreUnavailable(f"Store {name}: the S3 endpoint could not {action} ({code}).")
         log.warning("store %s: cannot %s on %s: %s", name, action, self.endpoint, exc)
         return StoreUnavailable(f"Store {name}: the S3 endpoint cannot be reached.")
+
+
+IMAGE_ID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
+)
+"""What an image's key looks like (image ids are UUIDs); ``inventory`` lists only these."""
+
+
+def _timestamp(text: str) -> datetime:
+    """S3's ``LastModified`` (ISO 8601, UTC); unparseable counts as now (kept by gc)."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

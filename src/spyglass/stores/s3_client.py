@@ -294,6 +294,24 @@ class S3Client:
             if _local(part.tag) == "Part"
         ]
 
+    async def list_objects(
+        self, bucket: str, token: str | None = None
+    ) -> tuple[list[tuple[str, int, str]], str | None]:
+        """One page of ListObjectsV2: (key, size, LastModified) and the next page's token."""
+        query = {"list-type": "2", "max-keys": "1000"}
+        if token:
+            query["continuation-token"] = token
+        root = _xml((await self.call(self.build("GET", bucket, "", query))).content)
+        if root is None:
+            return [], None
+        found = [
+            (_text(item, "Key"), int(_text(item, "Size") or 0), _text(item, "LastModified"))
+            for item in root
+            if _local(item.tag) == "Contents"
+        ]
+        truncated = _text(root, "IsTruncated") == "true"
+        return found, (_text(root, "NextContinuationToken") or None) if truncated else None
+
 
 async def _read_limited(response: httpx.Response) -> bytes:
     chunks: list[bytes] = []

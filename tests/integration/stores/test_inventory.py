@@ -1,0 +1,81 @@
+"""``Store.inventory`` on real backends, and orphan collection through it: what ``add``
+wrote is listed with its size, keys that are not image data are not, and ``OrphanCollector``
+removes only unreferenced data."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from spyglass.services.gc import OrphanCollector
+from spyglass.stores.base import Store
+from spyglass.stores.registry import StoreSet
+from spyglass.stores.s3 import S3Settings, S3Store
+from tests.integration.stores.test_s3 import MOTO_PORT, moto_server, s3_client
+
+__all__ = ["moto_server"]  # the fixture, used by name
+
+
+class References:
+    def __init__(self, locations: list[str]) -> None:
+        self.recorded = locations
+
+    async def locations(self) -> list[str]:
+        return list(self.recorded)
+
+    async def writing(self) -> set[str]:
+        return set()
+
+
+async def _bytes(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _check_inventory_and_gc(store: Store) -> None:
+    kept, orphan = str(uuid.uuid4()), str(uuid.uuid4())
+    kept_at = (await store.add(kept, _bytes(b"kept data"), size=None)).location
+    orphan_at = (await store.add(orphan, _bytes(b"orphaned data!"), size=None)).location
+    listed = {o.location: o async for o in store.inventory()}
+    assert {kept_at, orphan_at} <= set(listed)
+    assert (listed[kept_at].size, listed[orphan_at].size) == (9, 14)
+    assert abs(listed[kept_at].modified - datetime.now(UTC)) < timedelta(minutes=5)
+
+    stores = StoreSet({"s": store}, "s")
+    young = OrphanCollector(
+        References([kept_at]), stores, grace=3600, clock=lambda: datetime.now(UTC)
+    )
+    assert (await young.collect())[0].removed == 0  # everything is younger than the grace
+    later = OrphanCollector(
+        References([kept_at]), stores, grace=0, clock=lambda: datetime.now(UTC) + timedelta(1)
+    )
+    report = (await later.collect())[0]
+    assert [o.location for o in report.orphans] == [orphan_at]
+    assert report.removed == 1
+    listed_after = {o.location async for o in store.inventory()}
+    assert kept_at in listed_after and orphan_at not in listed_after
+    assert (await store.get_size(kept_at)) == 9
+
+
+@pytest.mark.usefixtures("moto_server")
+async def test_s3_inventory_lists_image_objects_only() -> None:
+    bucket = f"spyglass-inv-{uuid.uuid4().hex[:10]}"
+    settings = S3Settings(
+        host=f"127.0.0.1:{MOTO_PORT}", access_key="inventory", secret_key="inventory-secret",
+        bucket=bucket, region="us-east-1", create_bucket=True, addressing_style="path",
+    )  # fmt: skip
+    store = S3Store("s3", settings)
+    await store.open()
+    try:
+        await _check_inventory_and_gc(store)
+        async with s3_client(MOTO_PORT, "inventory", "inventory-secret") as client:
+            await client.put_object(Bucket=bucket, Key="not-an-image.txt", Body=b"x")
+            listed = [o.location async for o in store.inventory()]
+            assert not [x for x in listed if x.endswith("not-an-image.txt")]
+            for item in (await client.list_objects_v2(Bucket=bucket)).get("Contents", []):
+                await client.delete_object(Bucket=bucket, Key=item["Key"])
+            await client.delete_bucket(Bucket=bucket)
+    finally:
+        await store.close()
