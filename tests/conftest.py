@@ -22,8 +22,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends(*names): the configurations a test can run in")
+
+
 @pytest.fixture(scope="session")
-def backend(
+def metadata_backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The configuration servers started now run in (``tests.backends``); plain SQLite
@@ -37,7 +41,9 @@ def backend(
 
 
 @pytest.fixture(scope="session")
-def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    metadata_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """One server with embedded defaults, shared by the whole session."""
     server = LiveServer(tmp_path_factory.mktemp("spyglass")).start()
     yield server
@@ -45,7 +51,7 @@ def live_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture
-def server_factory(backend: str, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def server_factory(metadata_backend: str, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Start servers with their own config lines; all are stopped after the test."""
     started: list[LiveServer] = []
 

@@ -11,10 +11,6 @@ import pytest
 from tests.backends import selected
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "backends(*names): the configurations a test can run in")
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     names = selected(metafunc.config.getoption("backends"))
     marker = metafunc.definition.get_closest_marker("backends")
@@ -22,11 +18,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         names = [n for n in names if n in marker.args]
     if not names:
         names = [selected(None)[0]]  # collected, then skipped by the autouse fixture
-    metafunc.parametrize("backend", names, indirect=True, scope="session")
+    metafunc.parametrize("metadata_backend", names, indirect=True, scope="session")
 
 
 @pytest.fixture(autouse=True)
-def _in_backend(request: pytest.FixtureRequest, backend: str) -> None:
+def _in_backend(request: pytest.FixtureRequest, metadata_backend: str) -> None:
     marker = request.node.get_closest_marker("backends")
-    if marker is not None and backend not in marker.args:
+    if marker is not None and metadata_backend not in marker.args:
         pytest.skip(f"runs only in {', '.join(marker.args)}")
