@@ -58,6 +58,7 @@ from spyglass.stores.s3_multipart import (
     gather,
     parts,
 )
+from spyglass.streams.chunking import rechunk
 from spyglass.types import ByteStream
 
 log = logging.getLogger(__name__)
@@ -251,9 +252,11 @@ class S3Store(Store):
         return ReadResult(stream=self._body(response), size=size)
 
     async def _body(self, response: httpx.Response) -> ByteStream:
-        """The object's bytes; the connection is released however the read ends."""
+        """The object's bytes, gathered into 1 MiB chunks (httpx reads 64 KiB at a time,
+        and every later stage costs per chunk); the connection is released however the
+        read ends."""
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in rechunk(response.aiter_raw(), READ_CHUNK):
                 yield chunk
         except (httpx.HTTPError, OSError) as exc:
             raise self._error(exc, "read") from exc
