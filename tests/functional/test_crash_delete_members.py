@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.server import LiveServer
+
+pytestmark = pytest.mark.backends("sqlite")  # server-process behaviour, one database
 
 OCTETS = {"Content-Type": "application/octet-stream"}
 COUNT = 24

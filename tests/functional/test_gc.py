@@ -10,8 +10,11 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from tests.server import LiveServer
+
+pytestmark = pytest.mark.backends("sqlite")  # server-process behaviour, one database
 
 OCTETS = {"Content-Type": "application/octet-stream"}
 

@@ -12,8 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.server import LiveServer, pattern_stream
+
+pytestmark = pytest.mark.backends("sqlite")  # server-process behaviour, one database
 
 MIB = 1024 * 1024
 OCTETS = {"Content-Type": "application/octet-stream"}
