@@ -30,6 +30,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar, Self
 from urllib.parse import quote
 
@@ -50,8 +51,10 @@ from spyglass.errors import (
 from spyglass.stores.base import (
     ByteRange,
     Capability,
+    InventoryUnsupported,
     ReadResult,
     Store,
+    StoredObject,
     StoreOptions,
     WriteResult,
 )
@@ -70,6 +73,7 @@ from spyglass.types import ByteStream
 
 MiB = 1024 * 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
+_IMAGE_ID = re.compile("-".join(f"[0-9a-fA-F]{{{n}}}" for n in (8, 4, 4, 4, 12)) + r"\Z")
 CLEANUP_TIMEOUT = 30.0
 """Seconds a failed upload's cleanup may take before it is left to the background."""
 SWEEP_DELAYS = (0.5, 1.0, 2.0, 3.0, 5.0)
@@ -324,6 +328,36 @@ class SwiftStore(Store):
         if response.status_code >= 300 and response.status_code != 404:
             _check(response, self.backend_id, "delete")
 
+    async def inventory(self) -> AsyncIterator[StoredObject]:
+        """The container's objects named as image ids: whole objects and manifests, a
+        manifest's size being that of its segments (``<id>-NNNNN``, listed right after it;
+        ``delete`` removes them with it). Segments without a manifest are a killed upload's
+        (``discard_partial``). With
+        ``swift_store_multiple_containers_seed`` the data is spread over many containers,
+        which this does not enumerate."""
+        if self.containers_seed > 0:
+            raise InventoryUnsupported(
+                f"the swift store {self.backend_id} spreads images over several containers"
+            )
+        creds = self.references[self.reference]
+        pending: StoredObject | None = None
+        async for entry in self._entries(creds, self.container):
+            name = str(entry["name"])
+            size = int(str(entry.get("bytes", 0)))
+            if pending is not None and name.startswith(f"{self.image_of(pending.location)}-"):
+                # a segment, listed right after its manifest: the image's size is theirs
+                pending = StoredObject(pending.location, pending.size + size, pending.modified)
+                continue
+            if pending is not None:
+                yield pending
+                pending = None
+            if _IMAGE_ID.match(name):
+                location = format_location(self.reference, self.container, name)
+                modified = _listed_time(str(entry.get("last_modified", "")))
+                pending = StoredObject(location, size, modified)
+        if pending is not None:
+            yield pending
+
     # -- writing --------------------------------------------------------------------------
 
     async def _ensure_container(self, creds: Credentials, container: str) -> None:
@@ -493,19 +527,26 @@ class SwiftStore(Store):
                 _check(response, self.backend_id, "delete")
 
     async def _list(self, creds: Credentials, container: str, prefix: str) -> list[str]:
-        names: list[str] = []
+        return [str(entry["name"]) async for entry in self._entries(creds, container, prefix)]
+
+    async def _entries(
+        self, creds: Credentials, container: str, prefix: str = ""
+    ) -> AsyncIterator[dict[str, object]]:
+        """The container's listing (JSON entries: name, bytes, last_modified...), a page at
+        a time; nothing for a container that does not exist."""
         marker = ""
         while True:
             params = {"prefix": prefix, "format": "json", "marker": marker}
             response = await self.swift.call(creds, "GET", container, params=params)
             if response.status_code == 404:
-                return names
+                return
             _check(response, self.backend_id, "read")
-            page = [entry["name"] for entry in response.json()]
+            page = response.json()
             if not page:
-                return names
-            names.extend(page)
-            marker = page[-1]
+                return
+            for entry in page:
+                yield entry
+            marker = page[-1]["name"]
 
     # -- reading --------------------------------------------------------------------------
 
@@ -618,3 +659,13 @@ class _Opened:
     length: int | None
     chunks: AsyncIterator[bytes]
     aclose: Callable[[], Awaitable[None]]
+
+
+def _listed_time(text: str) -> datetime:
+    """A listing's ``last_modified`` (ISO 8601 in UTC, without a zone); unparseable
+    counts as now, so ``spyglass gc`` keeps it."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.now(UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

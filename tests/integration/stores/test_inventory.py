@@ -14,9 +14,11 @@ from spyglass.services.gc import OrphanCollector
 from spyglass.stores.base import Store
 from spyglass.stores.registry import StoreSet
 from spyglass.stores.s3 import S3Settings, S3Store
+from spyglass.stores.swift import SwiftStore
+from tests.integration.stores.swift_backend import SwiftProxy, container_name, swift_main
 from tests.integration.stores.test_s3 import MOTO_PORT, moto_server, s3_client
 
-__all__ = ["moto_server"]  # the fixture, used by name
+__all__ = ["moto_server", "swift_main"]  # the fixtures, used by name
 
 
 class References:
@@ -79,3 +81,34 @@ async def test_s3_inventory_lists_image_objects_only() -> None:
             await client.delete_bucket(Bucket=bucket)
     finally:
         await store.close()
+
+
+async def test_swift_inventory_lists_objects_and_manifests_not_segments(
+    swift_main: SwiftProxy,
+) -> None:
+    container = container_name("inventory")
+    store = SwiftStore(
+        "swift-inv",
+        references={"ref1": swift_main.credentials()},
+        container=container,
+        create_container=True,
+        large_object_size=64 * 1024,
+        segment_size=64 * 1024,
+    )
+    await store.open()
+    try:
+        await _check_inventory_and_gc(store)
+        segmented = str(uuid.uuid4())
+        big = (await store.add(segmented, _bytes(b"s" * 200_000), size=None)).location
+        listed = {o.location: o for o in [o async for o in store.inventory()]}
+        assert big in listed  # the manifest; its segments are not listed apart
+        assert not [x for x in listed if f"{segmented}-" in x]
+        later = OrphanCollector(
+            References([]), StoreSet({"s": store}, "s"), grace=0,
+            clock=lambda: datetime.now(UTC) + timedelta(1),
+        )  # fmt: skip
+        assert (await later.collect())[0].removed >= 2
+        assert await swift_main.names(container) == []  # segments went with the manifest
+    finally:
+        await store.close()
+        swift_main.remove_container(container)
