@@ -61,6 +61,9 @@ _SYNC_DRIVERS = {
 }
 """Drivers a Glance URL may name; the name only says which database it is."""
 
+READER_THREADS = 16
+"""Worker threads SQLite reads run on, per process."""
+
 CONNECT_TIMEOUT = 10
 """Seconds a new connection may take; a server that does not answer is down, not slow."""
 
@@ -120,6 +123,16 @@ class Database(ABC):
     async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T: ...
 
     @abstractmethod
+    async def read(self, work: Callable[[Connection], T], *, cheap: bool = False) -> T:
+        """Run read-only ``work`` on a pooled connection, without an ORM session.
+
+        A session's unit of work (identity map, flush and commit bookkeeping) adds
+        nothing to a read of plain rows and cost about 0.2 ms per call. ``cheap``
+        work (a lookup by primary key) runs on the calling thread where the driver
+        is synchronous: the hop to a worker thread costs more than the read.
+        """
+
+    @abstractmethod
     async def run_on_connection(self, work: Callable[[Connection], None]) -> None:
         """Run ``work`` on a connection inside a transaction (migrations)."""
 
@@ -161,7 +174,7 @@ class ThreadedDatabase(Database):
     rather than many threads polling the database lock; reads run alongside.
     """
 
-    def __init__(self, engine: Engine, *, threads: int = 16) -> None:
+    def __init__(self, engine: Engine, *, threads: int = READER_THREADS) -> None:
         self.engine = engine
         self.write_engine = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self.dialect = engine.dialect.name
@@ -177,6 +190,18 @@ class ThreadedDatabase(Database):
         limiter = self._writer if write else self._readers
         with _translated():
             return await anyio.to_thread.run_sync(self._work, work, write, limiter=limiter)
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as connection:
+            return work(connection)
+
+    async def read(self, work: Callable[[Connection], T], *, cheap: bool = False) -> T:
+        """A ``cheap`` read runs on the event loop: in WAL mode a reader does not wait
+        for writers, so an indexed lookup takes tens of microseconds."""
+        with _translated():
+            if cheap:
+                return self._read(work)
+            return await anyio.to_thread.run_sync(self._read, work, limiter=self._readers)
 
     def _connection_work(self, work: Callable[[Connection], None]) -> None:
         with self.engine.begin() as connection:
@@ -201,12 +226,21 @@ class AsyncDatabase(Database):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.dialect = engine.dialect.name
 
     async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T:
         with _translated():
             async with AsyncSession(self.engine, expire_on_commit=False) as session:
                 return await session.run_sync(_in_session, work, write)
+
+    async def read(self, work: Callable[[Connection], T], *, cheap: bool = False) -> T:
+        """Reads run in autocommit: at ``READ COMMITTED`` (both servers here) each
+        statement sees what was committed before it, in a transaction or not, so the
+        ``BEGIN`` and ``ROLLBACK`` round trips around a read bought nothing."""
+        with _translated():
+            async with self._reader.connect() as connection:
+                return await connection.run_sync(work)
 
     async def run_on_connection(self, work: Callable[[Connection], None]) -> None:
         with _translated():
@@ -308,7 +342,13 @@ def create_database(connection: str, pool: PoolOptions | None = None) -> Databas
     url = _parse(connection)
     kind = _kind(url)
     if kind == "sqlite":
-        sqlite_options = pool.engine_options() if url.database not in (None, "", ":memory:") else {}
+        sqlite_options = {}
+        if url.database not in (None, "", ":memory:"):
+            # Every reader thread, the writer and the event loop keep a connection:
+            # a smaller pool opened new ones (and ran their PRAGMAs) during requests.
+            sqlite_options = pool.engine_options()
+            if pool.max_pool_size:  # 0: no limit
+                sqlite_options["pool_size"] = max(pool.max_pool_size, READER_THREADS + 2)
         engine = create_sync_engine(
             url.set(drivername="sqlite"),
             connect_args={"check_same_thread": False, "isolation_level": None},

@@ -10,7 +10,8 @@ import builtins
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, false, func, select, update
+from sqlalchemy import ColumnElement, bindparam, case, delete, false, func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,12 @@ from spyglass.timeutils import utcnow
 
 _RECEIVING = ("saving", "uploading", "importing")
 """Statuses of an image whose bytes are arriving (upload, stage, import)."""
+
+
+_SHOW = select(IMAGE_COLUMNS).where(
+    ImageRow.id == bindparam("image_id"), ImageRow.deleted == false()
+)
+"""One live image by id, built once (its SQL is compiled once and cached)."""
 
 
 def _not_found(image_id: str) -> ImageNotFound:
@@ -103,10 +110,10 @@ class SqlImageRepository:
     async def get(self, image_id: str) -> Image:
         if len(image_id) > 36:
             raise _not_found(image_id)
-        return await self.database.run(lambda s: self._get(s, image_id))
+        return await self.database.read(lambda c: self._get(c, image_id), cheap=True)
 
     async def list(self, query: ListQuery) -> Sequence[Image]:
-        return await self.database.run(lambda s: self._list(s, query))
+        return await self.database.read(lambda c: self._list(c, query))
 
     async def save(
         self,
@@ -215,20 +222,18 @@ class SqlImageRepository:
         return image  # fmt: skip
 
     @staticmethod
-    def _get(session: Session, image_id: str) -> Image:
-        row = session.execute(
-            select(IMAGE_COLUMNS).where(ImageRow.id == image_id, ImageRow.deleted == false())
-        ).first()
+    def _get(connection: Connection, image_id: str) -> Image:
+        row = connection.execute(_SHOW, {"image_id": image_id}).first()
         if row is None:
             raise _not_found(image_id)
-        return rows.load(session, [row])[0]
+        return rows.load(connection, [row])[0]
 
     @staticmethod
-    def _list(session: Session, query: ListQuery) -> builtins.list[Image]:
+    def _list(connection: Connection, query: ListQuery) -> builtins.list[Image]:
         marker = None
         if query.marker is not None:
             if len(query.marker) <= 36:  # longer cannot be an id; don't send it to the database
-                marker = session.execute(
+                marker = connection.execute(
                     select(IMAGE_COLUMNS).where(
                         ImageRow.id == query.marker,
                         ImageRow.deleted == false(),
@@ -237,9 +242,8 @@ class SqlImageRepository:
                 ).first()
             if marker is None:  # unknown, deleted or hidden: the same answer for each
                 raise BadRequest(f"marker {query.marker} could not be found.")
-        dialect = session.get_bind().dialect.name
-        found = session.execute(build_list_select(query, marker, dialect)).all()
-        return rows.load(session, found)
+        found = connection.execute(build_list_select(query, marker, connection.dialect.name)).all()
+        return rows.load(connection, found)
 
     @staticmethod
     def _save(

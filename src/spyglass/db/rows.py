@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, literal, null, select, union_all, update
+from sqlalchemy import bindparam, false, literal, null, select, union_all, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from spyglass.db.models import ImageLocationRow, ImagePropertyRow, ImageTagRow
@@ -38,7 +39,7 @@ def data_columns(image: Image) -> dict[str, Any]:
     return {"status": image.status.value, **{name: getattr(image, name) for name in DATA}}
 
 
-def children_select(ids: Sequence[str]) -> Any:
+def children_select(ids: Any) -> Any:
     """Properties, tags and locations of a page of images, in one round trip."""
     return union_all(
         select(literal("p"), ImagePropertyRow.image_id, ImagePropertyRow.name,
@@ -52,7 +53,12 @@ def children_select(ids: Sequence[str]) -> Any:
     )  # fmt: skip
 
 
-def load(session: Session, rows: Sequence[Any]) -> list[Image]:
+CHILDREN = children_select(bindparam("ids", expanding=True))
+"""``children_select`` built once: building it and its cache key per request cost more
+than running it (about 0.4 ms against 0.07 ms on SQLite)."""
+
+
+def load(session: Session | Connection, rows: Sequence[Any]) -> list[Image]:
     """Build images from ``images`` rows (anything with its columns as attributes),
     fetching every child for the whole page at once."""
     if not rows:
@@ -61,7 +67,7 @@ def load(session: Session, rows: Sequence[Any]) -> list[Image]:
     tags: dict[str, set[str]] = defaultdict(set)
     located: dict[str, list[tuple[int, Location]]] = defaultdict(list)
     for kind, image_id, first, second, row_id in session.execute(
-        children_select([r.id for r in rows])
+        CHILDREN, {"ids": [r.id for r in rows]}
     ):
         if kind == "p":
             props[image_id][first] = second if second is not None else ""
