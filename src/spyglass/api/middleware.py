@@ -121,8 +121,9 @@ class VersionNegotiationMiddleware:
                 ):
                     await self.versions_app(scope, receive, send)
                     return
-                scope["path"] = "/v2" + (rest or "")
-                scope["raw_path"] = scope["path"].encode()
+                if minor is not None:  # ``/v2/...`` is already where it goes
+                    scope["path"] = "/v2" + (rest or "")
+                    scope["raw_path"] = scope["path"].encode()
             elif scope["path"] not in _UNVERSIONED:
                 await self.versions_app(scope, receive, send)
                 return

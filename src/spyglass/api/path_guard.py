@@ -9,6 +9,8 @@ check here covers every route, present and future.
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -27,5 +29,8 @@ class PathGuardMiddleware:
         await self.app(scope, receive, send)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _has_control(path: str) -> bool:
-    return any(ord(c) < 32 or ord(c) == 127 for c in path)
+    return _CONTROL.search(path) is not None

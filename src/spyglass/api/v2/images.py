@@ -6,9 +6,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from spyglass.api.errors import error_response
+from spyglass.api.fast_json import FastJSONResponse
 from spyglass.api.v2.common import context, json_body, require_no_body, services
 from spyglass.api.v2.params import parse_list_query
 from spyglass.api.v2.views import image_view
@@ -34,7 +35,7 @@ async def create_image(request: Request) -> Response:
         headers["OpenStack-image-import-methods"] = ",".join(methods)
     if svc.images.stores.multiple:
         headers["OpenStack-image-store-ids"] = ",".join(svc.images.stores.stores)
-    return JSONResponse(render(request, image), status_code=201, headers=headers)
+    return FastJSONResponse(render(request, image), status_code=201, headers=headers)
 
 
 async def list_images(request: Request) -> Response:
@@ -55,14 +56,14 @@ async def list_images(request: Request) -> Response:
     }
     if next_marker:
         body["next"] = "/v2/images?" + urlencode([*without_marker, ("marker", next_marker)])
-    return JSONResponse(body)
+    return FastJSONResponse(body)
 
 
 async def show_image(request: Request) -> Response:
     await require_no_body(request)
     svc = services(request)
     image = await svc.images.get(context(request), request.path_params["image_id"])
-    return JSONResponse(render(request, image))
+    return FastJSONResponse(render(request, image))
 
 
 async def update_image(request: Request) -> Response:
@@ -73,7 +74,7 @@ async def update_image(request: Request) -> Response:
         return error_response(request, 415, exc.message, {"Accept-Patch": ACCEPT_PATCH})
     changes = parse_patch(await json_body(request), legacy=legacy)
     image = await svc.images.update(context(request), request.path_params["image_id"], changes)
-    return JSONResponse(render(request, image))
+    return FastJSONResponse(render(request, image))
 
 
 async def delete_image(request: Request) -> Response:

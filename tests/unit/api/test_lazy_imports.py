@@ -1,0 +1,56 @@
+"""A default-config API app does not import what only some configurations need.
+
+Start-up time is spent importing: the AMQP clients, the object-store clients,
+and Keystone's token checks stay unloaded until a
+configuration uses them. Checked in a fresh interpreter, as ``spyglass api``
+builds the app in each worker.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+LAZY = (
+    "aio_pika",
+    "aiormq",
+    "proton",
+    "aiobotocore",
+    "botocore",
+    "keystoneauth1",
+    "spyglass.auth.keystone",
+    "spyglass.stores.s3",
+    "spyglass.stores.swift",
+    "spyglass.stores.rbd",
+    "rados",
+    "rbd",
+    "asyncpg",
+    "aiomysql",
+)
+
+_BUILD = """
+import json, sys
+from pathlib import Path
+from spyglass.api.app import build_app
+from spyglass.config import load_settings
+
+build_app(load_settings([], None, {}), data_dir=Path(sys.argv[1]))
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_default_app_leaves_optional_modules_unloaded(tmp_path: Path) -> None:
+    found = subprocess.run(
+        [sys.executable, "-c", _BUILD, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    loaded = set(json.loads(found.stdout.splitlines()[-1]))
+    eager = sorted(
+        name for name in LAZY if name in loaded or any(m.startswith(name + ".") for m in loaded)
+    )
+    assert eager == []
