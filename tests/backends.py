@@ -223,3 +223,7 @@ def active() -> Provisioner | None:
 DATA_PATH = ("sqlite", "postgresql-registry")
 """Where tests of the byte path (cache, memory, format inspection) run: what they check does
 not depend on where metadata lives, so one direct and one registry configuration suffice."""
+
+SUBSECOND = tuple(name for name, b in BACKENDS.items() if b.database != "mysql")
+"""Where timestamps keep fractions of a second: MySQL's ``DATETIME`` columns (upstream's
+schema) keep whole seconds, so images made within one second tie in ``created_at`` order."""

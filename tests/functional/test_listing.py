@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.backends import SUBSECOND
 from tests.functional.helpers import create, upload
 from tests.server import LiveServer
 
@@ -54,6 +55,7 @@ def _names(response: httpx.Response) -> list[object]:
     return [i["name"] for i in response.json()["images"]]
 
 
+@pytest.mark.backends(*SUBSECOND)  # made within a second: newest-first needs fractions
 def test_default_order_is_newest_first(listing: Listing) -> None:
     client, made = listing
     ids = [i["id"] for i in client.get("/v2/images").json()["images"]]
