@@ -8,6 +8,7 @@ a single small module.
 from __future__ import annotations
 
 import enum
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,11 @@ class StoredObject:
     modified: datetime
     """When it was last written (timezone-aware UTC): ``spyglass gc`` leaves young data
     alone, since an upload records its location only once all of it is written."""
+
+
+IMAGE_ID = re.compile("-".join(f"[0-9a-fA-F]{{{n}}}" for n in (8, 4, 4, 4, 12)) + r"\Z")
+"""How the data of an image is named in stores keyed by image id (ids are UUIDs): an
+``inventory`` of a bucket, container or pool others may share lists only these."""
 
 
 class InventoryUnsupported(NotImplementedError):

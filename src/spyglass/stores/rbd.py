@@ -20,7 +20,7 @@ import functools
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
 from urllib.parse import quote, unquote
@@ -29,7 +29,16 @@ import anyio
 import anyio.to_thread
 
 from spyglass.errors import BadStoreUri, ConfigError, Duplicate, InUse, SpyglassError
-from spyglass.stores.base import ByteRange, Capability, ReadResult, Store, StoreOptions, WriteResult
+from spyglass.stores.base import (
+    IMAGE_ID,
+    ByteRange,
+    Capability,
+    ReadResult,
+    Store,
+    StoredObject,
+    StoreOptions,
+    WriteResult,
+)
 from spyglass.stores.rbd_cluster import (
     MAX_RESIZE_STEP,
     PARTIAL,
@@ -189,6 +198,22 @@ class RbdStore(Store):
         if loc.pool not in (None, self.pool) or (loc.fsid and fsid and loc.fsid != fsid):
             return None
         return None if PARTIAL in loc.image else loc.image
+
+    async def inventory(self) -> AsyncIterator[StoredObject]:
+        """The pool's finished images named as image ids (other RBD images of a shared pool,
+        such as Cinder's or Nova's, are not this store's; partial images are the janitor's)."""
+        await self._run("connecting", self.cluster.connected)
+        listed = await self._run("listing images", self.cluster.listing)
+        fsid = self.cluster.fsid
+        for name, size, written in listed:
+            if IMAGE_ID.match(name):
+                location = RbdLocation(name, self.pool, fsid, SNAPSHOT) if fsid else None
+                yield StoredObject((location or RbdLocation(name)).uri(), size, written)
+
+    def location_key(self, location: str) -> str:
+        """Locations name the same data with or without the cluster's fsid and pool."""
+        image = self.image_of(location)
+        return f"rbd:{image}" if image is not None else location
 
     # -- writing ------------------------------------------------------------------------
 

@@ -308,6 +308,21 @@ class Cluster:
                 stale.append(name)
         return stale
 
+    def listing(self) -> list[tuple[str, int, datetime]]:
+        """Every finished image of the pool: name, size and last write (UTC)."""
+        rbd, ctx = self.b.rbd, self.ioctx()
+        found = []
+        for name in rbd.RBD().list(ctx):
+            if PARTIAL in name:
+                continue
+            try:
+                with self._reading(None, name, None) as image:
+                    size, written = image.size(), image.modify_timestamp()
+            except rbd.ImageNotFound:
+                continue
+            found.append((name, int(size), written.replace(tzinfo=UTC)))
+        return found
+
 
 class Writer:
     """Writes into an open image with up to ``depth`` writes in flight (librbd's aio), so

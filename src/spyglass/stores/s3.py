@@ -17,7 +17,6 @@ Glance.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from spyglass.errors import (
 )
 from spyglass.stores import s3_location
 from spyglass.stores.base import (
+    IMAGE_ID,
     ByteRange,
     Capability,
     ReadResult,
@@ -421,12 +421,6 @@ class S3Store(Store):
             return StoreUnavailable(f"Store {name}: the S3 endpoint could not {action} ({code}).")
         log.warning("store %s: cannot %s on %s: %s", name, action, self.endpoint, exc)
         return StoreUnavailable(f"Store {name}: the S3 endpoint cannot be reached.")
-
-
-IMAGE_ID = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
-)
-"""What an image's key looks like (image ids are UUIDs); ``inventory`` lists only these."""
 
 
 def _timestamp(text: str) -> datetime:

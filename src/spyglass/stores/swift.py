@@ -49,6 +49,7 @@ from spyglass.errors import (
     StoreUnavailable,
 )
 from spyglass.stores.base import (
+    IMAGE_ID,
     ByteRange,
     Capability,
     InventoryUnsupported,
@@ -73,7 +74,6 @@ from spyglass.types import ByteStream
 
 MiB = 1024 * 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
-_IMAGE_ID = re.compile("-".join(f"[0-9a-fA-F]{{{n}}}" for n in (8, 4, 4, 4, 12)) + r"\Z")
 CLEANUP_TIMEOUT = 30.0
 """Seconds a failed upload's cleanup may take before it is left to the background."""
 SWEEP_DELAYS = (0.5, 1.0, 2.0, 3.0, 5.0)
@@ -351,7 +351,7 @@ class SwiftStore(Store):
             if pending is not None:
                 yield pending
                 pending = None
-            if _IMAGE_ID.match(name):
+            if IMAGE_ID.match(name):
                 location = format_location(self.reference, self.container, name)
                 modified = _listed_time(str(entry.get("last_modified", "")))
                 pending = StoredObject(location, size, modified)

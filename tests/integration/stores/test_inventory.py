@@ -17,19 +17,9 @@ from spyglass.stores.s3 import S3Settings, S3Store
 from spyglass.stores.swift import SwiftStore
 from tests.integration.stores.swift_backend import SwiftProxy, container_name, swift_main
 from tests.integration.stores.test_s3 import MOTO_PORT, moto_server, s3_client
+from tests.unit.services.test_gc import References
 
 __all__ = ["moto_server", "swift_main"]  # the fixtures, used by name
-
-
-class References:
-    def __init__(self, locations: list[str]) -> None:
-        self.recorded = locations
-
-    async def locations(self) -> list[str]:
-        return list(self.recorded)
-
-    async def writing(self) -> set[str]:
-        return set()
 
 
 async def _bytes(data: bytes) -> AsyncIterator[bytes]:
