@@ -313,6 +313,7 @@ class ImageService:
             if not is_service and not (scheme_of(url) in ("http", "https") and self._has_http()):
                 raise Forbidden("Only http(s) locations served by an http store may be added.")
             size = await self.locations.rules.check(image, url)
+            await self.locations.rules.validate(image, url, body.get("validation_data"))
             image.locations, image.size = [Location(url, {})], size
             image.status = transition(image, ImageStatus.ACTIVE).status
 

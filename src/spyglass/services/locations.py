@@ -21,6 +21,7 @@ from spyglass.domain.patch import Change, PatchOp
 from spyglass.domain.states import transition
 from spyglass.errors import BadRequest, BadStoreUri, Conflict, Forbidden, NotFound, TooLarge
 from spyglass.services.access import Access
+from spyglass.services.validation_data import ValidationData
 from spyglass.stores.location import RESTRICTED_SCHEMES, is_canonical, scheme_of
 from spyglass.stores.registry import StoreSet
 
@@ -57,6 +58,20 @@ class LocationRules:
         if size <= 0:
             raise BadRequest("Invalid location: the store reports no data there.")
         return size
+
+    async def validate(self, image: Image, url: str, raw: Any) -> None:
+        """Check a location's ``validation_data`` against its data; the image takes the
+        hashes (``services/validation_data.py`` says why they are read, not trusted)."""
+        validation = ValidationData.parse(raw)
+        if validation is None:
+            return
+        validation.check_against(image)
+        if image.status is not ImageStatus.QUEUED and not image.os_hash_value:
+            raise Conflict(
+                "New value(s) for checksum, os_hash_algo, os_hash_value may only be provided "
+                "when image status is 'queued'"
+            )
+        ValidationData.apply(image, await validation.verify(self.stores, url))
 
 
 class LocationEditor:
@@ -108,6 +123,8 @@ class LocationEditor:
             image.locations = new
             return
         sizes = {await self.rules.check(image, loc.url) for loc in new}
+        for item, loc in zip(_list(value), new, strict=True):
+            await self.rules.validate(image, loc.url, item.get("validation_data"))
         _gain_locations(image, new, sizes)
 
     async def _add(self, image: Image, change: Change) -> None:
@@ -117,6 +134,7 @@ class LocationEditor:
             raise BadRequest("The location is already present.")
         self._check_quota(len(image.locations) + 1)
         size = await self.rules.check(image, location.url)
+        await self.rules.validate(image, location.url, change.value.get("validation_data"))
         locations = list(image.locations)
         locations.insert(index, location)
         _gain_locations(image, locations, {size})
