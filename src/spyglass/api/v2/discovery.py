@@ -12,9 +12,15 @@ from spyglass.services.stores import StoreService
 MIB = 1024 * 1024
 
 
+def offered_import_methods(request: Request) -> list[str]:
+    """``enabled_import_methods``, or none where imports are not served (a registry)."""
+    svc = services(request)
+    return list(svc.settings.enabled_import_methods) if svc.imports is not None else []
+
+
 async def import_methods(request: Request) -> Response:
     await require_no_body(request)
-    methods = list(services(request).settings.enabled_import_methods)
+    methods = offered_import_methods(request)
     return JSONResponse(
         {
             "import-methods": {

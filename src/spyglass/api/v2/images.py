@@ -11,6 +11,7 @@ from starlette.responses import Response
 from spyglass.api.errors import error_response
 from spyglass.api.fast_json import FastJSONResponse
 from spyglass.api.v2.common import context, json_body, require_no_body, services
+from spyglass.api.v2.discovery import offered_import_methods
 from spyglass.api.v2.params import parse_list_query
 from spyglass.api.v2.views import image_view
 from spyglass.domain.image import Image
@@ -30,7 +31,7 @@ async def create_image(request: Request) -> Response:
     svc = services(request)
     image = await svc.images.create(context(request), await json_body(request))
     headers = {"Location": str(request.url_for("image", image_id=image.id))}
-    methods = svc.settings.enabled_import_methods
+    methods = offered_import_methods(request)
     if methods:
         headers["OpenStack-image-import-methods"] = ",".join(methods)
     if svc.images.stores.multiple:
