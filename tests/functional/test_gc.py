@@ -73,3 +73,24 @@ def test_gc_refuses_a_negative_grace(server_factory: Callable[..., LiveServer]) 
     answer = _gc(server, "--grace", "-1")
     assert answer.returncode == 2
     assert "positive seconds" in answer.stderr
+
+
+def test_gc_every_runs_again_until_stopped(server_factory: Callable[..., LiveServer]) -> None:
+    server = server_factory()
+    command = [sys.executable, "-m", "spyglass", "gc", "--config-file", str(server.config),
+               "--data-dir", str(server.data_dir), "--no-progress", "--every", "0.5"]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as running:
+        assert running.stdout is not None
+        first = running.stdout.readline()
+        orphan = server.data_dir / "images" / "22222222-3333-4444-8555-666666666666"
+        orphan.write_bytes(b"left by a crash")
+        old = time.time() - 7200
+        os.utime(orphan, (old, old))
+        deadline = time.monotonic() + 30
+        seen = [first]
+        while time.monotonic() < deadline and "1 orphan(s) removed" not in seen[-1]:
+            seen.append(running.stdout.readline())
+        running.terminate()
+    assert "0 orphan(s) removed" in first
+    assert "1 orphan(s) removed" in seen[-1]
+    assert not orphan.exists()
