@@ -24,6 +24,9 @@ from starlette.types import ASGIApp
 
 from spyglass.api import caching
 from spyglass.api.access_log import AccessLogMiddleware
+from spyglass.api.basics import auth_mode as auth_mode  # re-exported: the CLI, the registry
+from spyglass.api.basics import build_stores as build_stores
+from spyglass.api.basics import database_url as database_url
 from spyglass.api.errors import EXCEPTION_HANDLERS
 from spyglass.api.health import (
     Check,
@@ -51,7 +54,6 @@ from spyglass.auth.protections_file import load_protections
 from spyglass.config import Settings
 from spyglass.db.engine import Database, PoolOptions, create_database
 from spyglass.db.outbox import Outbox
-from spyglass.errors import ConfigError
 from spyglass.imports.wiring import build_imports
 from spyglass.keys.config import signature_service
 from spyglass.notify.base import NotifyConfig, build_notifier, notify_config
@@ -73,34 +75,11 @@ from spyglass.services.quotas import parse_storage_quota
 from spyglass.services.recovery import Recovery
 from spyglass.services.stores import StoreService, store_ids
 from spyglass.services.upload import UploadService
-from spyglass.stores.registry import StoreSet, build_store_set
+from spyglass.stores.registry import StoreSet
 from spyglass.streams.digest import check_algorithm
 from spyglass.timeutils import utcnow
 
 log = logging.getLogger(__name__)
-
-
-def build_stores(settings: Settings, data_dir: Path) -> StoreSet:
-    """The configured stores (``enabled_backends``, or the classic single-store options)."""
-    return build_store_set(settings, data_dir)
-
-
-def database_url(settings: Settings, data_dir: Path) -> str:
-    """The configured database, or the embedded SQLite file under ``data_dir``."""
-    return settings.sql_connection or f"sqlite:///{data_dir / 'spyglass.sqlite'}"
-
-
-def auth_mode(settings: Settings) -> str:
-    """``noauth``, ``trusted-auth`` or ``keystone``, from the paste flavor or auth_strategy.
-
-    Upstream picks its pipeline by ``[paste_deploy] flavor`` (``keystone``,
-    ``keystone+cachemanagement``...); the part before ``+`` names the identity mode.
-    """
-    flavor = (settings.flavor or "").split("+", 1)[0].strip()
-    mode = flavor or str(settings.option("DEFAULT", "auth_strategy") or "noauth")
-    if mode not in ("noauth", "trusted-auth", "keystone", "caching", "cachemanagement"):
-        raise ConfigError(f"[paste_deploy] flavor: unknown identity mode {mode!r}")
-    return "noauth" if mode in ("caching", "cachemanagement") else mode
 
 
 def build_outbox(config: NotifyConfig, database: Database) -> Outbox | None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from starlette.applications import Starlette
-
-from spyglass.api.app import build_app
 from spyglass.config import Settings, load_settings
 from spyglass.logs import configure_logging
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 ENV = "SPYGLASS_SERVE"
 
@@ -45,6 +46,11 @@ def configure_worker_logging() -> None:
 
 
 def create_app() -> Starlette:
-    """Build the app in a worker from what the parent put in the environment."""
+    """Build the app in a worker from what the parent put in the environment.
+
+    The app is imported here, not with this module, so that the parent process,
+    which only needs ``serve_environment``, does not pay for importing it."""
+    from spyglass.api.app import build_app
+
     data_dir = Path(json.loads(os.environ[ENV])["data_dir"])
     return build_app(worker_settings(), data_dir=data_dir)

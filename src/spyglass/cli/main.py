@@ -83,8 +83,8 @@ def api(
     """Run the Images API server (port 9292 by default)."""
     import uvicorn
 
-    from spyglass.api.app import build_app, database_url
     from spyglass.api.asgi import serve_environment
+    from spyglass.api.basics import database_url
     from spyglass.api.http_protocol import protocol_for
     from spyglass.cli.workers import serve_workers
     from spyglass.logs import configure_logging
@@ -124,6 +124,8 @@ def api(
                 settings.workers, settings.bind_host, settings.bind_port, settings.backlog, options
             )
             raise typer.Exit(code)
+        from spyglass.api.app import build_app
+
         uvicorn.run(
             build_app(settings, data_dir=data_dir),
             host=settings.bind_host,
@@ -144,7 +146,7 @@ def _drain_limit(settings: Settings) -> int | None:
 
 def _startup_summary(settings: Settings, data_dir: Path, url: str) -> list[str]:
     """What the operator needs to know first: version, files, database, stores, identity."""
-    from spyglass.api.app import auth_mode, build_stores
+    from spyglass.api.basics import auth_mode, build_stores
     from spyglass.logs import startup_lines
 
     stores = build_stores(settings, data_dir)
