@@ -104,3 +104,28 @@ def test_a_node_never_recovers_another_nodes_live_stage(
         assert staged.status_code == 204, staged.text
         image = on_a.get(f"/v2/images/{image_id}").json()
         assert (image["status"], image["size"]) == ("uploading", len(DATA))
+
+
+def test_an_image_deleted_on_another_node_loses_its_staged_data(tmp_path: Path) -> None:
+    database = tmp_path / "shared.sqlite"
+    ports = free_port(), free_port()
+    quick = ["[task]", "lease_seconds = 1"]
+    a = LiveServer(tmp_path / "a", [*node(tmp_path, "a", database, ports[0]), *quick])
+    b = LiveServer(tmp_path / "b", [*node(tmp_path, "b", database, ports[1]), *quick])
+    start_on(a, ports[0])
+    try:
+        start_on(b, ports[1])
+        with httpx.Client(timeout=30, trust_env=False) as http:
+            body = {"name": "n", "disk_format": "raw", "container_format": "bare"}
+            image_id = http.post(f"{a.url}/v2/images", json=body).json()["id"]
+            staged = http.put(f"{a.url}/v2/images/{image_id}/stage", content=DATA, headers=OCTET)
+            assert staged.status_code == 204
+            assert (tmp_path / "a-staging" / image_id).is_file()
+            assert http.delete(f"{b.url}/v2/images/{image_id}").status_code == 204  # not on a
+        deadline = time.monotonic() + 15
+        while (tmp_path / "a-staging" / image_id).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list((tmp_path / "a-staging").iterdir()) == []
+    finally:
+        a.stop()
+        b.stop()

@@ -73,6 +73,15 @@ class StagingArea:
                     return True
         return False
 
+    async def staged(self) -> list[str]:
+        """The ids of the images whose data is staged here whole."""
+        return await anyio.to_thread.run_sync(self._staged)
+
+    def _staged(self) -> list[str]:
+        with contextlib.suppress(FileNotFoundError):
+            return [p.name for p in self.directory.iterdir() if not p.name.startswith(".")]
+        return []
+
     async def clear(self, image_id: str) -> None:
         """Remove the image's staged file and anything a dead writer left for it."""
         await anyio.to_thread.run_sync(self._clear, image_id)

@@ -56,6 +56,7 @@ class ImportParts:
         while True:
             try:
                 await self.imports.recover_stages(2 * self.worker.lease)
+                await self.imports.discard_orphans()
             except Exception:
                 log.exception("could not look for interrupted stages")
             await anyio.sleep(self.worker.lease)

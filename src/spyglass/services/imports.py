@@ -167,6 +167,21 @@ class ImportService:
             recovered += 1
         return recovered
 
+    async def discard_orphans(self) -> int:
+        """Staged data no import will read: its image was deleted on another node (the
+        delete clears only the staging area of the node that ran it) or is no longer
+        ``uploading`` or ``importing``."""
+        removed = 0
+        for image_id in await self.staging.staged():
+            try:
+                status = (await self.images.repo.get(image_id)).status
+            except ImageNotFound:
+                status = None
+            if status not in (ImageStatus.UPLOADING, ImageStatus.IMPORTING):
+                await self.staging.clear(image_id)
+                removed += 1
+        return removed
+
     # -- import ---------------------------------------------------------------------------
 
     async def import_image(
