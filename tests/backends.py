@@ -227,3 +227,7 @@ not depend on where metadata lives, so one direct and one registry configuration
 SUBSECOND = tuple(name for name, b in BACKENDS.items() if b.database != "mysql")
 """Where timestamps keep fractions of a second: MySQL's ``DATETIME`` columns (upstream's
 schema) keep whole seconds, so images made within one second tie in ``created_at`` order."""
+
+DIRECT = tuple(name for name, b in BACKENDS.items() if b.registry is None)
+"""Configurations where the API server has the database itself: import tasks live in the API
+server's own database (not served through a registry yet) and ``spyglass gc`` reads it."""

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.backends import DIRECT
 from tests.server import LiveServer
 
 
@@ -38,6 +40,7 @@ def test_a_disable_file_takes_the_server_out(
     assert httpx.get(url, trust_env=False).status_code == 200
 
 
+@pytest.mark.backends(*DIRECT)  # through a registry it names the registry
 def test_detailed_answers_name_the_database_and_each_store(
     server_factory: Callable[..., LiveServer],
 ) -> None:

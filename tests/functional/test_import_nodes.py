@@ -10,10 +10,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.backends import DIRECT
 from tests.functional.helpers import OCTET, create
 from tests.functional.test_import import DATA, wait_for
 from tests.server import LiveServer, free_port
+
+pytestmark = pytest.mark.backends(*DIRECT)
 
 
 def node(tmp_path: Path, name: str, database: Path, port: int | None) -> list[str]:

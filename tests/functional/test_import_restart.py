@@ -13,10 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.backends import DIRECT
 from tests.functional.helpers import OCTET, create
 from tests.functional.test_import import DATA, import_config, wait_for
 from tests.functional.webserver import Content, web_server
 from tests.server import LiveServer, free_port
+
+pytestmark = pytest.mark.backends(*DIRECT)
 
 
 @pytest.fixture
