@@ -39,6 +39,7 @@ from spyglass.api.v2.image_data import body_stream, content_length
 from spyglass.domain import properties as props
 from spyglass.domain.image import Image, ImageStatus, Visibility
 from spyglass.domain.patch import Change, PatchOp
+from spyglass.domain.properties import RESERVED_PREFIX
 from spyglass.errors import BadRequest, Conflict, Forbidden, NotFound, SpyglassError
 from spyglass.net.outbound import OutboundClient
 
@@ -324,7 +325,8 @@ def _changes(meta: V1Meta, current: Image, *, purge: bool) -> list[Change]:
 
     Only real changes are listed, so restating a value (a format of an active
     image, say) is no attempt to change it. ``current`` is the image as the
-    caller may read it: properties it cannot read are never purged.
+    caller may read it: properties it cannot read are never purged, nor the server's own
+    ``os_glance_*`` bookkeeping (imports), which no client may remove.
     """
     changes: list[Change] = []
     for key in (*_SETTABLE, "owner"):
@@ -349,7 +351,7 @@ def _changes(meta: V1Meta, current: Image, *, purge: bool) -> list[Change]:
         changes.extend(
             Change(PatchOp.REMOVE, (key,))
             for key in current.properties
-            if key not in meta.properties
+            if key not in meta.properties and not key.startswith(RESERVED_PREFIX)
         )
     return changes
 
