@@ -28,7 +28,14 @@ from urllib.parse import quote, unquote
 import anyio
 import anyio.to_thread
 
-from spyglass.errors import BadStoreUri, ConfigError, Duplicate, InUse, SpyglassError
+from spyglass.errors import (
+    BadStoreUri,
+    ConfigError,
+    Duplicate,
+    InUse,
+    SpyglassError,
+    StoreUnavailable,
+)
 from spyglass.stores.base import (
     IMAGE_ID,
     ByteRange,
@@ -319,6 +326,23 @@ class RbdStore(Store):
             await self._run("deleting", self.cluster.delete, loc.pool, loc.image, loc.snapshot)
         except InUse:
             raise self._in_use() from None
+
+    async def discard_partial(self, image_id: str) -> None:
+        """A killed server's upload: partial images, and a finished image the database never
+        recorded (an image still ``saving`` has no location, so nothing can clone it)."""
+        if not _SAFE_NAME.match(image_id):
+            return
+        try:
+            names = await self._run("listing images", self.cluster.images_of, image_id)
+            for name in names:
+                if name == image_id:
+                    await self._run("deleting", self.cluster.delete, None, name, SNAPSHOT)
+                else:
+                    await self._run("removing a partial image", self.janitor.discard, name)
+        except StoreUnavailable:
+            log.warning(
+                "store %s: cannot remove image %s's partial upload now", self.backend_id, image_id
+            )
 
     def _in_use(self) -> InUse:
         return InUse(

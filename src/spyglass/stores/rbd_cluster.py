@@ -290,6 +290,11 @@ class Cluster:
             log.debug("store %s: partial image not removed yet: %s", self.config.backend_id, exc)
             return False
 
+    def images_of(self, image_id: str) -> list[str]:
+        """The pool's RBD images for ``image_id``: the finished one and any partial ones."""
+        names = self.b.rbd.RBD().list(self.ioctx())
+        return [n for n in names if n == image_id or n.startswith(f"{image_id}{PARTIAL}")]
+
     def stale_partials(self, idle: float) -> list[str]:
         """Partial images not written to for ``idle`` seconds: left by a server that was
         killed mid-upload (a live upload touches its image at least every minute)."""

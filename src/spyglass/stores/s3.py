@@ -282,6 +282,24 @@ class S3Store(Store):
         except Exception as exc:
             raise self._error(exc, "delete", missing_bucket_is_gone=True) from exc
 
+    async def discard_partial(self, image_id: str) -> None:
+        """An object a killed server finished writing before the database heard of it (an
+        image still ``saving`` has no location). Multipart uploads it left unfinished hold
+        no object; a bucket lifecycle rule for incomplete uploads removes their parts."""
+        loc = S3Location(self.scheme, self.service, self.settings.bucket, image_id)
+        try:
+            s3_location.parse(loc.uri())
+        except BadStoreUri:
+            return
+        try:
+            await self.delete(loc.uri())
+        except NotFound:
+            pass
+        except StoreUnavailable:
+            log.warning(
+                "store %s: cannot remove image %s's partial upload now", self.backend_id, image_id
+            )
+
     async def inventory(self) -> AsyncIterator[StoredObject]:
         """The bucket's objects named as image ids (ListObjectsV2, a page at a time); other
         keys of a shared bucket are not this store's, and unfinished multipart uploads are

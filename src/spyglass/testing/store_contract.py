@@ -178,6 +178,23 @@ class StoreContract:
             await store.get_size(location)
         await self._settled(store, before)
 
+    async def test_discard_partial_of_an_unrecorded_write(
+        self, store: Store, threshold: int
+    ) -> None:
+        """A server killed after the driver finished writing, before the database recorded
+        the location: ``discard_partial`` removes the data, and the image can be written
+        again (else every new upload of it would be a ``Duplicate``)."""
+        self._require(store, Capability.WRITE)
+        before = await self._objects(store)
+        image_id = _image_id()
+        await self._put(store, payload(3 * threshold), size=3 * threshold, image_id=image_id)
+        await store.discard_partial(image_id)
+        await self._settled(store, before)
+        location = await self._put(store, payload(5000), size=5000, image_id=image_id)
+        await store.delete(location)
+        await store.discard_partial(image_id)  # nothing there: no error
+        await self._settled(store, before)
+
     async def test_missing_object(self, store: Store) -> None:
         image_id = _image_id()
         location = await self._put(store, payload(10), size=10, image_id=image_id)
