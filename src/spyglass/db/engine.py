@@ -344,11 +344,12 @@ def create_database(connection: str, pool: PoolOptions | None = None) -> Databas
     if kind == "sqlite":
         sqlite_options = {}
         if url.database not in (None, "", ":memory:"):
-            # Every reader thread, the writer and the event loop keep a connection:
-            # a smaller pool opened new ones (and ran their PRAGMAs) during requests.
+            # Every reader thread, the writer and the event loop keep a connection: with
+            # upstream's default pool (5) SQLite opened new ones (and ran their PRAGMAs)
+            # during requests, so the default grows to fit; a size the operator chose holds.
             sqlite_options = pool.engine_options()
-            if pool.max_pool_size:  # 0: no limit
-                sqlite_options["pool_size"] = max(pool.max_pool_size, READER_THREADS + 2)
+            if pool.max_pool_size == PoolOptions().max_pool_size:
+                sqlite_options["pool_size"] = READER_THREADS + 2
         engine = create_sync_engine(
             url.set(drivername="sqlite"),
             connect_args={"check_same_thread": False, "isolation_level": None},
