@@ -22,10 +22,11 @@ LEASE = 1.0
 CHUNK = 64 * 1024
 
 
-def _lines(shared: Path) -> list[str]:
+def _lines(shared: Path, *, database: bool = True) -> list[str]:
+    """The store (and, for two servers at once, the SQLite database) in ``shared``."""
+    lines = ["[database]", f"connection = sqlite:///{shared / 'spyglass.sqlite'}"]
     return [
-        "[database]",
-        f"connection = sqlite:///{shared / 'spyglass.sqlite'}",
+        *(lines if database else []),
         "[glance_store]",
         f"filesystem_store_datadir = {shared / 'images'}",
         "[recovery]",
@@ -79,7 +80,7 @@ def _partials(shared: Path) -> list[str]:
 @pytest.mark.backends(*DIRECT)  # its kill and sweep are not yet checked through a registry
 def test_a_kill_during_an_upload_leaves_nothing_stuck(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
-    server = LiveServer(tmp_path / "a", _lines(shared)).start()
+    server = LiveServer(tmp_path / "a", _lines(shared, database=False)).start()
     kept = os.urandom(300_000)
     stop = threading.Event()
     try:
@@ -97,7 +98,8 @@ def test_a_kill_during_an_upload_leaves_nothing_stuck(tmp_path: Path) -> None:
         server.stop()
     assert _partials(shared)  # what the crash left
 
-    restarted = LiveServer(tmp_path / "b", _lines(shared)).start()
+    # the same data directory: the configuration's database for it (or its SQLite file)
+    restarted = LiveServer(tmp_path / "a", _lines(shared, database=False)).start()
     try:
         with httpx.Client(base_url=restarted.url, timeout=30, trust_env=False) as client:
             _wait_for(lambda: _status(client, image["id"]) == "queued", timeout=5 + 4 * LEASE)
@@ -112,6 +114,7 @@ def test_a_kill_during_an_upload_leaves_nothing_stuck(tmp_path: Path) -> None:
         restarted.stop()
 
 
+@pytest.mark.backends("sqlite")  # two servers on one database: an explicit shared SQLite file
 def test_a_live_upload_on_another_server_is_left_alone(tmp_path: Path) -> None:
     """Server B sweeps every lease while server A uploads for many leases."""
     shared = tmp_path / "shared"
