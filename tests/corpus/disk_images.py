@@ -149,7 +149,14 @@ def _luks2(work: Path) -> tuple[bytes, None]:
 
 def _luks_v1(work: Path) -> tuple[bytes, int]:
     path = _qemu(
-        work, "disk.luks", "luks", "1M", "--object", "secret,id=s0,data=pw", "-o", "key-secret=s0"
+        work,
+        "disk.luks",
+        "luks",
+        "1M",
+        "--object",
+        "secret,id=s0,data=pw",
+        "-o",
+        "key-secret=s0,iter-time=10",
     )
     return path.read_bytes(), _virtual_size(path)
 

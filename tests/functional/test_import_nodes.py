@@ -12,12 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.backends import DIRECT
 from tests.functional.helpers import OCTET, create
 from tests.functional.test_import import DATA, wait_for
 from tests.server import LiveServer, free_port
 
-pytestmark = pytest.mark.backends(*DIRECT)
+pytestmark = pytest.mark.backends("sqlite")  # the nodes share one explicit SQLite file
 
 
 def node(tmp_path: Path, name: str, database: Path, port: int | None) -> list[str]:

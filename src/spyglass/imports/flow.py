@@ -141,7 +141,9 @@ class ImportFlow:
             roles=frozenset(task.input.get(ROLES_KEY) or ()),
         )
         ctx = replace(ctx, is_admin=self.images.access.policy.is_admin(ctx))
-        image = await self.images.create(ctx, dict(task.input.get("image_properties") or {}))
+        created = await self.images.create(ctx, dict(task.input.get("image_properties") or {}))
+        # As stored (MySQL keeps whole seconds), so the compare-and-swap compares like with like.
+        image = await self.images.repo.get(created.id)
         locked = transition(image, ImageStatus.IMPORTING)
         locked.properties[LOCK] = task.id
         await self.images.repo.save(locked, expect=image)
