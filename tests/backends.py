@@ -191,9 +191,11 @@ class Provisioner:
         names = list(self._databases.values()) + ([self._template] if self._template else [])
         self._databases.clear()
         if names:
-            asyncio.run(
-                _autocommit(self.backend.database, [f"DROP DATABASE IF EXISTS {n}" for n in names])
-            )
+            # A server or registry that was just stopped may still hold a session a moment;
+            # PostgreSQL can end it (WITH (FORCE)), MySQL drops regardless.
+            force = " WITH (FORCE)" if self.backend.database == "postgresql" else ""
+            drops = [f"DROP DATABASE IF EXISTS {n}{force}" for n in names]
+            asyncio.run(_autocommit(self.backend.database, drops))
 
 
 def sync_schema(connection: str, data_dir: Path) -> None:

@@ -48,6 +48,7 @@ async def drop_database(backend: str, name: str | None) -> None:
     engine = create_async_engine(async_url(admin), isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
-            await connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            force = " WITH (FORCE)" if backend == "postgresql" else ""  # a lingering session
+            await connection.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
     finally:
         await engine.dispose()

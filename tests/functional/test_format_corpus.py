@@ -19,8 +19,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Every inspectable format may be declared (upstream's default list lacks luks, gpt, qed)."""
+def live_server(
+    metadata_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """Every inspectable format may be declared (upstream's default list lacks luks, gpt, qed);
+    one server per configuration (``metadata_backend``)."""
     formats = "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop,luks,gpt,qed"
     server = LiveServer(tmp_path_factory.mktemp("corpus-server"), [f"disk_formats = {formats}"])
     yield server.start()

@@ -41,7 +41,10 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(root: Path, web: tuple[str, int, Content]) -> Iterator[LiveServer]:
+def server(
+    metadata_backend: str, root: Path, web: tuple[str, int, Content]
+) -> Iterator[LiveServer]:
+    """One server per configuration (``metadata_backend``)."""
     host, port, _ = web
     lines = import_config(root, port, f"disk_formats = {FORMATS}", "image_size_cap = 67108864")
     lines += ["[glance_download_opts]", f"region_endpoints = RegionTwo:http://{host}:{port}"]

@@ -18,7 +18,7 @@ Listing = tuple[httpx.Client, list[dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
-def listing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listing]:
+def listing(metadata_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listing]:
     """A server of its own with a known set of images."""
     server = LiveServer(tmp_path_factory.mktemp("listing")).start()
     client = httpx.Client(base_url=server.url, timeout=30)

@@ -37,7 +37,7 @@ NS = "/v2/metadefs/namespaces"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(metadata_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = LiveServer(
         tmp_path_factory.mktemp("metadefs"), ["[paste_deploy]", "flavor = trusted-auth"]
     ).start()

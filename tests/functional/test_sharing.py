@@ -16,7 +16,7 @@ OUTSIDER = dict(CAST.outsider.headers)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(metadata_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     lines = ["[paste_deploy]", "flavor = trusted-auth", "[DEFAULT]", "image_member_quota = 3"]
     live = LiveServer(tmp_path_factory.mktemp("sharing"), lines).start()
     yield live

@@ -25,7 +25,7 @@ DATA = b"".join(i.to_bytes(4, "big") for i in range(5000))
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(metadata_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     lines = ["[paste_deploy]", "flavor = trusted-auth", "[DEFAULT]", "image_member_quota = 4"]
     live = LiveServer(tmp_path_factory.mktemp("v1-sharing"), lines).start()
     yield live
