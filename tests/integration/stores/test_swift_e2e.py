@@ -3,7 +3,6 @@ driven over HTTP and by python-glanceclient's ``glance``."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,8 @@ import anyio
 import httpx
 import pytest
 
-from tests.compat.conftest import BIN_DIR, Cli, cli_env, property_table
+from tests.compat.conftest import cli_env
+from tests.integration.stores.glance_round_trip import digests, glance_round_trip
 from tests.integration.stores.swift_backend import (
     KEY,
     USER,
@@ -65,14 +65,6 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
         yield http
 
 
-def _digests(chunks: Iterator[bytes]) -> tuple[str, str]:
-    md5, sha512 = hashlib.md5(), hashlib.sha512()
-    for chunk in chunks:
-        md5.update(chunk)
-        sha512.update(chunk)
-    return md5.hexdigest(), sha512.hexdigest()
-
-
 def test_64_mib_over_the_api(client: httpx.Client, swift_main: SwiftProxy, container: str) -> None:
     image = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"})
     image_id = image.json()["id"]
@@ -83,13 +75,13 @@ def test_64_mib_over_the_api(client: httpx.Client, swift_main: SwiftProxy, conta
     )
     assert response.status_code == 204, response.text
     shown = client.get(f"/v2/images/{image_id}").json()
-    md5, sha512 = _digests(pattern_stream(SIZE))
+    md5, sha512 = digests(pattern_stream(SIZE))
     assert (shown["status"], shown["size"]) == ("active", SIZE)
     assert (shown["checksum"], shown["os_hash_value"]) == (md5, sha512)
     with client.stream("GET", f"/v2/images/{image_id}/file") as download:
         assert download.status_code == 200
         assert download.headers["Content-MD5"] == md5
-        assert _digests(download.iter_raw()) == (md5, sha512)
+        assert digests(download.iter_raw()) == (md5, sha512)
     ranged = client.get(
         f"/v2/images/{image_id}/file", headers={"Range": f"bytes={SEGMENT_MIB * MIB - 10}-"}
     )
@@ -107,34 +99,7 @@ def test_64_mib_over_the_api(client: httpx.Client, swift_main: SwiftProxy, conta
 def test_64_mib_with_the_glance_client(
     server: LiveServer, client: httpx.Client, tmp_path: Path
 ) -> None:
-    executable = BIN_DIR / "glance"
-    if not executable.exists():
-        pytest.skip(
-            "python-glanceclient is not installed in this venv (pip install -e '.[compat]')"
-        )
-    source, copy = tmp_path / "disk.img", tmp_path / "copy.img"
-    with source.open("wb") as out:
-        for piece in pattern_stream(SIZE):
-            out.write(piece)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {"PATH": str(BIN_DIR), "HOME": str(home), "LANG": "C.UTF-8", "COLUMNS": "200"}
-    glance = Cli(executable, ("--os-image-url", server.url, "--os-auth-token", "x"), home, env)
-    created = glance.run(
-        "image-create", "--name", "swift-e2e", "--disk-format", "raw",
-        "--container-format", "bare", "--file", str(source),
-    )  # fmt: skip
-    shown = property_table(created.stdout)
-    try:
-        md5, sha512 = _digests(pattern_stream(SIZE))
-        assert (shown["status"], shown["size"]) == ("active", str(SIZE))
-        assert (shown["checksum"], shown["os_hash_value"]) == (md5, sha512)
-        glance.run("image-download", "--file", str(copy), shown["id"])
-        assert copy.stat().st_size == SIZE
-        with copy.open("rb") as got:
-            assert _digests(iter(lambda: got.read(MIB), b"")) == (md5, sha512)
-    finally:
-        client.delete(f"/v2/images/{shown['id']}")
+    glance_round_trip(server, client, tmp_path, SIZE, "swift-e2e")
 
 
 @pytest.mark.slow
