@@ -9,14 +9,13 @@ that does not answer is skipped with the reason.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.backends import sync_schema
 from tests.databases import BACKENDS, drop_database, fresh_database
 from tests.server import LiveServer
 
@@ -36,17 +35,6 @@ def caller(project: str, roles: str = "member,reader", user: str | None = None) 
 ADMIN = caller("admin-project", "admin,member,reader")
 ALICE = caller("project-a")
 BOB = caller("project-b")
-
-
-def _sync_schema(connection: str, data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    conf = data_dir / "sync.conf"
-    conf.write_text(f"[database]\nconnection = {connection}\n")
-    subprocess.run(
-        [sys.executable, "-m", "spyglass", "db", "sync", "--config-file", str(conf),
-         "--data-dir", str(data_dir)],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
 
 
 @pytest.fixture
@@ -72,7 +60,7 @@ def race_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Star
     backend: str = request.param
     connection, name = asyncio.run(fresh_database(backend, tmp_path))
     if backend != "sqlite":
-        _sync_schema(connection, tmp_path / "sync")
+        sync_schema(connection, tmp_path / "sync")
     started: list[LiveServer] = []
 
     def start(*lines: str) -> LiveServer:
