@@ -22,10 +22,11 @@ from datetime import timedelta
 
 import anyio
 
-from spyglass.domain.image import ImageStatus
-from spyglass.errors import ImageNotFound
+from spyglass.domain.image import Image, ImageStatus
+from spyglass.domain.states import transition
+from spyglass.errors import Conflict, ImageNotFound
 from spyglass.services.images import ImageService
-from spyglass.services.ports import TransferLeases
+from spyglass.services.ports import ImageRepository, TransferLeases
 from spyglass.timeutils import utcnow
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,20 @@ async def leased(
                 log.warning("image %s: could not release its upload lease", image_id)
 
 
+async def back_to_queued(repo: ImageRepository, image: Image, status: ImageStatus) -> bool:
+    """Undo ``saving`` (to ``status``); whether it was undone. If the image was deleted or
+    changed meanwhile there is nothing to undo."""
+    queued = transition(image, status)
+    queued.locations = []
+    queued.checksum = queued.os_hash_algo = queued.os_hash_value = None
+    try:
+        await repo.save_data(queued, expect_status=ImageStatus.SAVING, events=("image.update",))
+    except (ImageNotFound, Conflict):
+        log.info("image %s changed during a failed upload; not restoring queued", image.id)
+        return False
+    return True
+
+
 class Recovery:
     def __init__(
         self, images: ImageService, leases: TransferLeases, *, lease: float = LEASE_SECONDS
@@ -77,8 +92,6 @@ class Recovery:
 
     async def sweep(self) -> list[str]:
         """Put every abandoned upload's image back to ``queued``; the ids recovered."""
-        from spyglass.services.upload import back_to_queued
-
         recovered = []
         for image_id in await self.leases.abandoned(older_than=utcnow() - self.grace):
             try:

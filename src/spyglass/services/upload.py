@@ -24,7 +24,7 @@ from spyglass.errors import BadRequest, Conflict, Gone, ImageNotFound, ImageTooL
 from spyglass.notify.events import upload_failed
 from spyglass.services.images import ImageService
 from spyglass.services.ports import ImageRepository, TransferLeases
-from spyglass.services.recovery import LEASE_SECONDS, leased
+from spyglass.services.recovery import LEASE_SECONDS, back_to_queued, leased
 from spyglass.services.signatures import SignatureService
 from spyglass.services.stores import new_location, upload_target
 from spyglass.stores.base import Store
@@ -167,7 +167,7 @@ class UploadService:
         except BaseException as exc:
             with anyio.CancelScope(shield=True):  # the client may be gone; clean up anyway
                 await self._notify_failure(saving, exc)
-                await self._back_to_queued(saving, failed_status)
+                await back_to_queued(self.images.repo, saving, failed_status)
             raise
 
     async def _notify_failure(self, image: Image, exc: BaseException) -> None:
@@ -281,20 +281,3 @@ class UploadService:
                 raise
             log.warning("image data does not match its disk_format: %s", exc.message)
             return None
-
-    async def _back_to_queued(self, image: Image, status: ImageStatus = ImageStatus.QUEUED) -> None:
-        await back_to_queued(self.images.repo, image, status)
-
-
-async def back_to_queued(repo: ImageRepository, image: Image, status: ImageStatus) -> bool:
-    """Undo ``saving`` (to ``status``); whether it was undone. If the image was deleted or
-    changed meanwhile there is nothing to undo."""
-    queued = transition(image, status)
-    queued.locations = []
-    queued.checksum = queued.os_hash_algo = queued.os_hash_value = None
-    try:
-        await repo.save_data(queued, expect_status=ImageStatus.SAVING, events=("image.update",))
-    except (ImageNotFound, Conflict):
-        log.info("image %s changed during a failed upload; not restoring queued", image.id)
-        return False
-    return True

@@ -172,9 +172,12 @@ class FilesystemStore(Store):
         no location, and no other image may name this one's file."""
         if not _SAFE_ID.match(image_id):
             return
-        leftovers = [*self.datadir.glob(f".{image_id}.*.partial"), self.datadir / image_id]
-        for path in leftovers:
-            await anyio.to_thread.run_sync(_unlink_quietly, path)
+
+        def discard() -> None:  # a directory listing: off the event loop
+            for path in [*self.datadir.glob(f".{image_id}.*.partial"), self.datadir / image_id]:
+                _unlink_quietly(path)
+
+        await anyio.to_thread.run_sync(discard)
 
     async def get(self, location: str, *, byte_range: ByteRange | None = None) -> ReadResult:
         path = self.path_for(location)
