@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -83,7 +84,6 @@ def api(
     """Run the Images API server (port 9292 by default)."""
     import uvicorn
 
-    from spyglass.api.asgi import serve_environment
     from spyglass.api.basics import database_url
     from spyglass.api.http_protocol import protocol_for
     from spyglass.cli.workers import serve_workers
@@ -119,9 +119,13 @@ def api(
     }
     try:
         if settings.workers > 1:
-            os.environ.update(serve_environment(config_file or [], config_dir, data_dir))
             code = serve_workers(
-                settings.workers, settings.bind_host, settings.bind_port, settings.backlog, options
+                settings.workers,
+                settings.bind_host,
+                settings.bind_port,
+                settings.backlog,
+                options,
+                functools.partial(_app_factory, settings, data_dir),
             )
             raise typer.Exit(code)
         from spyglass.api.app import build_app
@@ -136,6 +140,14 @@ def api(
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None
+
+
+def _app_factory(settings: Settings, data_dir: Path) -> Callable[[], Any]:
+    """Import the app's code (in the parent, before the workers are forked); what builds
+    a worker's app from the settings the parent loaded."""
+    from spyglass.api.app import build_app
+
+    return functools.partial(build_app, settings, data_dir=data_dir)
 
 
 def _drain_limit(settings: Settings) -> int | None:

@@ -54,20 +54,3 @@ def test_default_app_leaves_optional_modules_unloaded(tmp_path: Path) -> None:
         name for name in LAZY if name in loaded or any(m.startswith(name + ".") for m in loaded)
     )
     assert eager == []
-
-
-_PARENT = """
-import json, sys
-import spyglass.api.asgi, spyglass.api.basics, spyglass.cli.main, spyglass.cli.workers
-print(json.dumps(sorted(sys.modules)))
-"""
-
-
-def test_the_parent_of_the_workers_does_not_import_the_app() -> None:
-    """``spyglass api --workers N`` prints its summary and starts the workers; only the
-    workers build (and so import) the app."""
-    found = subprocess.run(
-        [sys.executable, "-c", _PARENT], capture_output=True, text=True, check=True, timeout=120
-    )
-    loaded = set(json.loads(found.stdout.splitlines()[-1]))
-    assert "spyglass.api.app" not in loaded
