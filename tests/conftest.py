@@ -26,6 +26,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends(*names): the configurations a test can run in")
 
 
+_CURRENT: list[Provisioner] = []
+"""The live ``metadata_backend`` configuration (pytest keeps the last one until the session
+ends, after the tests that asked for it)."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Only tests that ask for ``metadata_backend`` run in its configuration: the others (the
+    fuzz suite, the database integration tests with their own ``[database]`` lines) get plain
+    SQLite even when they run after a parametrized suite left a configuration alive."""
+    uses_it = "metadata_backend" in getattr(item, "fixturenames", ())
+    activate(_CURRENT[0] if uses_it and _CURRENT else None)
+
+
 @pytest.fixture(scope="session")
 def metadata_backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -35,7 +49,9 @@ def metadata_backend(
     name: str = getattr(request, "param", "sqlite")
     provisioner = Provisioner(BACKENDS[name], tmp_path_factory.mktemp(f"backend-{name}"))
     activate(provisioner)
+    _CURRENT[:] = [provisioner]
     yield name
+    _CURRENT.clear()
     activate(None)
     provisioner.close()
 
