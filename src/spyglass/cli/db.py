@@ -79,13 +79,18 @@ def prepare_for_serving(url: str, pool: PoolOptions) -> None:
     (``max_retries`` attempts, ``retry_interval`` apart), then must be at this
     release's schema: anything else is one line naming the fix, and exit 1.
     """
-    from spyglass.db.migrate import MigrationError, schema_state, sync_schema
+    from spyglass.db.schema_head import at_head
 
     async def work(database: Database) -> None:
+        if database.dialect != "sqlite":
+            await database.wait_until_reachable(pool)
+        if await at_head(database):  # the usual case, answered without alembic
+            return
+        from spyglass.db.migrate import MigrationError, schema_state, sync_schema
+
         if database.dialect == "sqlite":
             await sync_schema(database)
             return
-        await database.wait_until_reachable(pool)
         state = await schema_state(database)
         if not state.current:
             raise MigrationError(f"the database schema is {state.describe()}")

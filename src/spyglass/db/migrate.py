@@ -26,10 +26,10 @@ from sqlalchemy import Connection, inspect, text
 
 from spyglass.db import adoption
 from spyglass.db.engine import Database
+from spyglass.db.schema_head import VERSION_TABLE as VERSION_TABLE  # where it is declared
 from spyglass.errors import SpyglassError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-VERSION_TABLE = "spyglass_alembic_version"
 UPSTREAM_ALIAS = "glance"
 """``spyglass db downgrade glance``: back to the schema upstream Glance made."""
 

@@ -54,3 +54,28 @@ def test_default_app_leaves_optional_modules_unloaded(tmp_path: Path) -> None:
         name for name in LAZY if name in loaded or any(m.startswith(name + ".") for m in loaded)
     )
     assert eager == []
+
+
+_START = """
+import json, sys
+from spyglass.cli.db import prepare_for_serving
+from spyglass.config import load_settings
+from spyglass.db.engine import PoolOptions
+
+url = "sqlite:///" + sys.argv[1] + "/spyglass.sqlite"
+prepare_for_serving(url, PoolOptions.from_settings(load_settings([], None, {})))
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _modules_after(script: str, *args: str) -> set[str]:
+    found = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    return set(json.loads(found.stdout.splitlines()[-1]))
+
+
+def test_starting_on_a_current_schema_leaves_alembic_unloaded(tmp_path: Path) -> None:
+    assert "alembic" in _modules_after(_START, str(tmp_path))  # a new database: created
+    assert "alembic" not in _modules_after(_START, str(tmp_path))  # current: one row read
