@@ -14,7 +14,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from spyglass.errors import ServiceUnavailable, SpyglassError, StoreUnavailable
+from spyglass.errors import (
+    ServiceUnavailable,
+    SpyglassError,
+    StorageFull,
+    StorageWriteDenied,
+    StoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,13 @@ _EXPLANATIONS = {
     503: "The server is currently unavailable. Please try again at a later time.",
 }
 
+_STORAGE_WORDS: tuple[tuple[type[SpyglassError], str], ...] = (
+    (StorageFull, "Image storage media is full: "),
+    (StorageWriteDenied, "Insufficient permissions on image storage media: "),
+)
+"""How upstream's API words what a store reported (its image data and stage calls), ahead
+of the store's own reason: clients and scripts match on these words."""
+
 
 def error_response(
     request: Request, status: int, message: str, headers: dict[str, str] | None = None
@@ -56,7 +69,8 @@ async def handle_spyglass_error(request: Request, exc: Exception) -> Response:
         log.error("request %s failed: %s", request.scope.get("request_id"), exc.message)
     retry = exc.retry_after if isinstance(exc, StoreUnavailable | ServiceUnavailable) else None
     headers = None if retry is None else {"Retry-After": str(retry)}
-    return error_response(request, exc.http_status, exc.message, headers)
+    message = next((words for kind, words in _STORAGE_WORDS if isinstance(exc, kind)), "")
+    return error_response(request, exc.http_status, message + exc.message, headers)
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:

@@ -354,6 +354,11 @@ class ImageCache:
                     anyio.to_thread.run_sync(self.layout.fail_fill, image.id, False)
                 )
             raise
+        except OSError as exc:  # the cache disk refused (full, read-only): the client reads on
+            fill.failed = True
+            log.warning("image cache: cannot fill %s: %s", image.id, exc.strerror or exc)
+            with contextlib.suppress(OSError):  # a truncated copy is worth nothing: free the disk
+                await anyio.to_thread.run_sync(self.layout.fail_fill, image.id, False)
         except Exception:
             fill.failed = True
             log.exception("image cache: filling %s failed", image.id)

@@ -8,6 +8,7 @@ image data, and an existing image's file is never overwritten.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import uuid
@@ -39,18 +40,22 @@ from spyglass.stores.base import (
 )
 from spyglass.types import ByteStream
 
+log = logging.getLogger(__name__)
+
 READ_CHUNK = 1024 * 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
 
 
-def _storage_error(exc: OSError, path: Path) -> Exception:
-    """Map an errno to the error the API reports (413 for full media, 503 for denied)."""
+def _storage_error(exc: OSError, backend_id: str) -> Exception:
+    """Map an errno to the error the API reports: 413 for full media, 503 for denied, and
+    503 with ``Retry-After`` for a filesystem mounted read-only (an outage that ends when it
+    is remounted). Messages name the store, never the server's paths."""
     if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return StorageFull("There is not enough disk space on the image storage media.")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return StorageWriteDenied(
-            f"Permission to write image storage media denied ({path.parent})."
-        )
+    if exc.errno == errno.EROFS:
+        return StoreUnavailable(f"Store {backend_id} is read-only: its filesystem is read-only.")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return StorageWriteDenied(f"Permission to write image storage media denied ({backend_id}).")
     return StoreUnavailable(f"The filesystem store failed: {exc.strerror}")
 
 
@@ -139,7 +144,7 @@ class FilesystemStore(Store):
         except FileExistsError as exc:
             raise Duplicate(f"Image data for {image_id} already exists in the store.") from exc
         except OSError as exc:
-            raise _storage_error(exc, final) from exc
+            raise _storage_error(exc, self.backend_id) from exc
         finally:
             with anyio.CancelScope(shield=True):  # a cancelled upload leaves no partial file
                 await anyio.to_thread.run_sync(_unlink_quietly, partial)
@@ -204,7 +209,7 @@ class FilesystemStore(Store):
         except FileNotFoundError as exc:
             raise NotFound("Image data not found in the filesystem store.") from exc
         except OSError as exc:
-            raise _storage_error(exc, path) from exc
+            raise _storage_error(exc, self.backend_id) from exc
 
 
 def _next_files(listing: Iterator[os.DirEntry[str]], count: int) -> list[tuple[Path, int, float]]:
@@ -234,7 +239,14 @@ def _write_all(fd: int, chunk: bytes) -> None:
 
 
 def _unlink_quietly(path: Path) -> None:
-    path.unlink(missing_ok=True)
+    """Remove a file if it is there. A filesystem that refuses (read-only: it answers
+    ``EROFS`` even for a file that does not exist) must not hide the error that brought
+    the caller here. A partial file that did get written before the filesystem turned
+    read-only stays, hidden and logged by name, for the operator who remounts it."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("filesystem store: cannot remove %s: %s", path.name, exc.strerror)
 
 
 async def _read_file(fd: int, start: int, length: int) -> ByteStream:

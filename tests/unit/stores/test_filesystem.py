@@ -15,6 +15,7 @@ from spyglass.errors import (
     NotFound,
     StorageFull,
     StorageWriteDenied,
+    StoreUnavailable,
 )
 from spyglass.stores.base import ByteRange
 from spyglass.stores.filesystem import FilesystemStore
@@ -103,7 +104,12 @@ async def test_unsafe_image_ids_are_refused(store: FilesystemStore, image_id: st
 
 @pytest.mark.parametrize(
     ("code", "error"),
-    [(errno.ENOSPC, StorageFull), (errno.EFBIG, StorageFull), (errno.EACCES, StorageWriteDenied)],
+    [
+        (errno.ENOSPC, StorageFull),
+        (errno.EFBIG, StorageFull),
+        (errno.EACCES, StorageWriteDenied),
+        (errno.EROFS, StoreUnavailable),
+    ],
 )
 async def test_write_errors_are_mapped(
     store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, code: int, error: type[Exception]
