@@ -5,6 +5,10 @@ Operators' files carry oslo.log's options (``debug``, ``verbose``, ``log_file``,
 the standard :mod:`logging` package, once per process (the parent and each worker). Libraries
 (alembic, SQLAlchemy, uvicorn, httpx...) stay at WARNING unless ``debug = true``, so that an
 operator reads Spyglass's own lines: the start-up summary and one access line per request.
+
+Every line says which request it was written for (``[req-...]``, ``[-]`` outside any), as
+oslo.log's context format does, so that one request's lines can be found in the API server's
+log, the registry's and the background work it started (``spyglass.request_ids``).
 """
 
 from __future__ import annotations
@@ -18,10 +22,17 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from spyglass import request_ids
 from spyglass.config import Settings
 from spyglass.errors import ConfigError
 
-__all__ = ["QUIET_LIBRARIES", "configure_logging", "mask_url", "startup_lines"]
+__all__ = [
+    "QUIET_LIBRARIES",
+    "RequestIdFilter",
+    "configure_logging",
+    "mask_url",
+    "startup_lines",
+]
 
 QUIET_LIBRARIES: tuple[str, ...] = (
     "alembic",
@@ -37,9 +48,51 @@ QUIET_LIBRARIES: tuple[str, ...] = (
 )
 """Loggers held at WARNING unless ``debug = true`` (upstream's ``default_log_levels`` idea)."""
 
-_FORMAT = "%(asctime)s.%(msecs)03d %(process)d %(levelname)s %(name)s %(message)s"
+_FORMAT = "%(asctime)s.%(msecs)03d %(process)d %(levelname)s %(name)s [%(request_id)s] %(message)s"
+_OSLO_FIELDS = {"request_id": "-", "user_identity": "-", "global_request_id": "-", "instance": ""}
+"""What an operator's oslo.log format strings may name besides ``logging``'s own fields."""
 _SPYGLASS_HANDLER = "spyglass"
 """Name of the handler this module installs, so that a second call replaces it."""
+
+
+class RequestIdFilter(logging.Filter):
+    """Give every record the id of the request it was logged for (``-`` for none).
+
+    A filter on the handlers, not a logger, so that records from every logger (libraries
+    included) get it before any format string asks for ``%(request_id)s``. A record that
+    already has one (``extra={"request_id": ...}``) keeps it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", None):
+            record.request_id = request_ids.current() or "-"
+        return True
+
+
+_STAMP = RequestIdFilter()
+"""One instance, so that configuring again does not stack filters on a handler."""
+
+
+class _ContextFormatter(logging.Formatter):
+    """oslo.log's two formats: ``logging_context_format_string`` for lines written for a
+    request, ``logging_default_format_string`` for the others."""
+
+    def __init__(self, context: str, default: str, datefmt: str) -> None:
+        super().__init__(context, datefmt, defaults=_OSLO_FIELDS)
+        self.default = logging.Formatter(default, datefmt, defaults=_OSLO_FIELDS)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "request_id", "-") == "-":
+            return self.default.format(record)
+        return super().format(record)
+
+
+def _formatter(settings: Settings) -> logging.Formatter:
+    option = settings.option
+    classic = settings.log_format or _FORMAT
+    context = option("DEFAULT", "logging_context_format_string") or classic
+    default = option("DEFAULT", "logging_default_format_string") or classic
+    return _ContextFormatter(str(context), str(default), settings.log_date_format)
 
 
 def _log_path(settings: Settings) -> Path | None:
@@ -91,6 +144,11 @@ def _apply_config_file(path: str) -> None:
         raise ConfigError(f"[DEFAULT] log_config_append: {path}: {exc}") from None
 
 
+def _all_handlers() -> set[logging.Handler]:
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    return {h for lg in loggers if isinstance(lg, logging.Logger) for h in lg.handlers}
+
+
 def configure_logging(settings: Settings) -> None:
     """Set up logging for this process from ``settings``; safe to call again.
 
@@ -98,17 +156,19 @@ def configure_logging(settings: Settings) -> None:
     everything, as with oslo.log. Otherwise: INFO (DEBUG with ``debug``) to stderr, ``log_file``
     (under ``log_dir``) or syslog, with libraries quiet and ``default_log_levels`` on top.
     """
+    root = logging.getLogger()
     if settings.log_config_append:
         _apply_config_file(settings.log_config_append)
+        for configured in _all_handlers():  # so that the file's formats may name the id
+            configured.addFilter(_STAMP)
         return
-    root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _SPYGLASS_HANDLER]:
         root.removeHandler(old)
         old.close()
     handler = _handler(settings)
     handler.set_name(_SPYGLASS_HANDLER)
-    formatter = logging.Formatter(settings.log_format or _FORMAT, settings.log_date_format)
-    handler.setFormatter(formatter)
+    handler.setFormatter(_formatter(settings))
+    handler.addFilter(_STAMP)
     root.addHandler(handler)
     # ``verbose`` meant INFO in the seed era; INFO is the default now, as in current oslo.log.
     root.setLevel(logging.DEBUG if settings.debug else logging.INFO)

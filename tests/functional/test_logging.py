@@ -25,7 +25,7 @@ Start = Callable[..., LiveServer]
 pytestmark = pytest.mark.backends("sqlite")
 
 _ACCESS = re.compile(
-    r" INFO spyglass\.access (?P<id>req-\S+) 127\.0\.0\.1 \"(?P<method>[A-Z]+) (?P<target>\S+) "
+    r" INFO spyglass\.access \[(?P<id>req-\S+)\] 127\.0\.0\.1 \"(?P<method>[A-Z]+) (?P<target>\S+) "
     r"HTTP/1\.1\" status: (?P<status>\d+) len: (?P<len>\d+) time: (?P<time>\d+\.\d+)(?P<rest>.*)$"
 )
 _SECRETS = ("pw-database-7", "pw-keystone-7", "pw-rabbit-7", "pw-transport-7")
@@ -57,9 +57,9 @@ def _access_lines(path: Path, request_ids: set[str], timeout: float = 10.0) -> d
 
 def _summary(server: LiveServer) -> list[str]:
     return [
-        line.split(" INFO spyglass ", 1)[1]
+        line.split(" INFO spyglass [-] ", 1)[1]
         for line in _lines(server.log)
-        if " INFO spyglass " in line
+        if " INFO spyglass [-] " in line
     ]
 
 
@@ -176,13 +176,14 @@ def test_log_config_append_decides_everything(start_server: Start, tmp_path: Pat
         "[formatters]\nkeys = plain\n"
         "[logger_root]\nlevel = INFO\nhandlers = file\n"
         f"[handler_file]\nclass = FileHandler\nformatter = plain\nargs = ({str(target)!r},)\n"
-        "[formatter_plain]\nformat = CUSTOM %(levelname)s %(name)s: %(message)s\n"
+        "[formatter_plain]\nformat = CUSTOM %(levelname)s %(name)s: %(request_id)s %(message)s\n"
     )
     server = start_server(f"log_config_append = {logging_conf}", "debug = true")
     httpx.get(f"{server.url}/healthcheck", trust_env=False)
     server.stop()
     lines = _lines(target)
-    assert f"CUSTOM INFO spyglass: spyglass {__version__} starting" in lines
+    assert f"CUSTOM INFO spyglass: - spyglass {__version__} starting" in lines
+    # the file's format may name the request id: Spyglass fills it in on its handlers too
     assert any(line.startswith("CUSTOM INFO spyglass.access: req-") for line in lines)
     # The file's levels rule: INFO for everyone (alembic too), and debug = true changes nothing.
     assert any(line.startswith("CUSTOM INFO alembic") for line in lines)

@@ -1,11 +1,12 @@
-"""One log line per request: request id, client, method, path, status, bytes sent, duration.
+"""One log line per request: client, method, path, status, bytes sent, duration.
 
 Pure ASGI, so that streamed downloads keep streaming: the byte count is the sum of the body
 messages actually handed to the server, and the line is written when the last one has gone (or
 when the app fails, marked ``failed: <exception class>``, or the response stops short, marked
 ``incomplete``). It sits just inside the
 request-id middleware, so it sees the id and the path as the client sent it, before version
-negotiation rewrites ``/v2.1/...``.
+negotiation rewrites ``/v2.1/...``. The request id is the line's own, as on every line written
+for a request (``logs.RequestIdFilter``), so the message does not repeat it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ log = logging.getLogger("spyglass.access")
 
 
 class AccessLogMiddleware:
-    """Log ``req-... 127.0.0.1 "GET /v2/images HTTP/1.1" status: 200 len: 42 time: 0.0031``."""
+    """Log ``127.0.0.1 "GET /v2/images HTTP/1.1" status: 200 len: 42 time: 0.0031``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -53,8 +54,7 @@ class AccessLogMiddleware:
             raise
         finally:
             log.info(
-                "%s %s status: %s len: %d time: %.4f%s",
-                scope.get("request_id", "-"),
+                "%s status: %s len: %d time: %.4f%s",
                 line,
                 status or 500,
                 sent,

@@ -14,6 +14,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spyglass import request_ids
 from spyglass.api.errors import error_response
 from spyglass.context import RequestContext
 from spyglass.errors import SpyglassError
@@ -26,7 +27,9 @@ class RequestIdMiddleware:
 
     Behind authentication a caller's own ``X-Openstack-Request-ID`` is kept (so
     one id follows a request across services); one longer than
-    ``max_request_id_length`` is refused with 431.
+    ``max_request_id_length`` is refused with 431. Everything the request does
+    runs with the id bound (``spyglass.request_ids``): its log lines, its
+    registry calls, its notifications and the background work it starts.
     """
 
     def __init__(
@@ -52,11 +55,12 @@ class RequestIdMiddleware:
                 MutableHeaders(scope=message).append("x-openstack-request-id", request_id)
             await send(message)
 
-        if too_long:
-            message = f"Request ID length exceeds the maximum of {self.max_length} characters."
-            await error_response(Request(scope), 431, message)(scope, receive, send_with_id)
-            return
-        await self.app(scope, receive, send_with_id)
+        with request_ids.bound(request_id):
+            if too_long:
+                message = f"Request ID length exceeds the maximum of {self.max_length} characters."
+                await error_response(Request(scope), 431, message)(scope, receive, send_with_id)
+                return
+            await self.app(scope, receive, send_with_id)
 
 
 class ContextMiddleware:

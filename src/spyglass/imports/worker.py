@@ -4,7 +4,9 @@ its lease, repeat.
 Tasks live in the database, so they outlive the process that accepted them:
 a task whose worker died (its lease ran out) is claimed again by any worker
 (or, for data staged on one node, by a worker of that node) and run again or
-failed with the reason, so no image stays ``importing``.
+failed with the reason, so no image stays ``importing``. A task runs under the id of the
+request that created it (``spyglass.request_ids``), so its lines, registry calls and
+notifications can be traced back to that request, whichever worker runs it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime
 
 import anyio
 
+from spyglass import request_ids
 from spyglass.services.tasks_ports import Claim, TaskRepository
 
 log = logging.getLogger(__name__)
@@ -86,17 +89,18 @@ class TaskWorker:
         self._wake = anyio.Event()
 
     async def _run_one(self, claim: Claim) -> None:
-        try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._keep_lease, claim, group.cancel_scope)
-                try:
-                    await self.runner(claim)
-                finally:
-                    group.cancel_scope.cancel()
-        except Exception:
-            log.exception("task %s: the worker failed", claim.task.id)
-        finally:
-            self._slots.release()
+        with request_ids.bound(claim.task.request_id):
+            try:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(self._keep_lease, claim, group.cancel_scope)
+                    try:
+                        await self.runner(claim)
+                    finally:
+                        group.cancel_scope.cancel()
+            except Exception:
+                log.exception("task %s: the worker failed", claim.task.id)
+            finally:
+                self._slots.release()
 
     async def _keep_lease(self, claim: Claim, scope: anyio.CancelScope) -> None:
         while True:

@@ -5,7 +5,8 @@ reached, or does not answer within ``registry_client_timeout``, is
 ``RegistryUnavailable`` (503 with ``Retry-After``), never a hang or a 500; the pool
 reconnects by itself once the registry is back. A call that changes nothing is sent
 once more when a pooled connection broke under it (the registry restarted); a write
-is not, since it may have been done.
+is not, since it may have been done. Each call carries the request id it is made for
+(``x-openstack-request-id``), so the registry's lines for it carry that id too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from spyglass import request_ids
 from spyglass.config import Settings
 from spyglass.errors import ConfigError, RegistryUnavailable, SpyglassError
 from spyglass.registry.protocol import CALLS, decode_error
@@ -114,6 +116,9 @@ class RegistryConnection:
         call = CALLS[name]
         body = call.encode_args(args)
         headers = {"Content-Type": "application/json"}
+        request_id = request_ids.current()
+        if request_id:
+            headers["X-Openstack-Request-Id"] = request_id
         if self.keystone_token is not None:
             headers["X-Auth-Token"] = await self.keystone_token()
         attempts = 2 if call.reads else 1

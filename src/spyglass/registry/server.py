@@ -5,6 +5,9 @@ One adapter more over the same SQL repositories the API server uses directly: ea
 method and encodes its result or its error. It never sees image data. Writes record
 their notification events in this process's outbox, which this process's publisher
 delivers, so ``glance-registry.conf`` holds the notification settings.
+
+A call made for a request carries its id; the registry works (logs, records events) under
+that id and answers with it, and writes one access line per call, as the API server does.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from spyglass.api.access_log import AccessLogMiddleware
 from spyglass.api.app import build_outbox, database_url, publishing
+from spyglass.api.middleware import RequestIdMiddleware
 from spyglass.config import Settings
 from spyglass.db.engine import PoolOptions, create_database
 from spyglass.errors import BadRequest, NotFound, SpyglassError
@@ -102,8 +107,18 @@ def build_registry_app(settings: Settings, *, data_dir: Path = Path("data")) -> 
 
 
 def _middleware(settings: Settings, trust: Trust) -> list[Middleware]:
-    """Keystone's token check (when trusted) outside the trust check that reads its result."""
-    stack = []
+    """The caller's request id and the access line outermost (refusals are logged too), then
+    Keystone's token check (when trusted) outside the trust check that reads its result.
+
+    Only trusted API servers get past the trust check, but the id is taken before it: an
+    untrusted caller's id only labels the line that records its refusal.
+    """
+    stack = [
+        Middleware(
+            RequestIdMiddleware, reuse_caller_id=True, max_length=settings.max_request_id_length
+        ),
+        Middleware(AccessLogMiddleware),
+    ]
     if trust.keystone:
         from spyglass.auth.keystone import KeystoneAuthMiddleware
         from spyglass.auth.keystone_config import KeystoneAuthConfig

@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from spyglass import request_ids
 from spyglass.domain.metadefs import MetadefProperty, MetadefTag
 from spyglass.errors import (
     BadRequest,
@@ -74,3 +76,19 @@ async def test_an_unreachable_registry_fails_fast_with_503() -> None:
     assert time.monotonic() - started < 2
     assert await rpc.probe() is not None
     await rpc.aclose()
+
+
+async def test_calls_carry_the_request_id_they_are_made_for() -> None:
+    seen: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("x-openstack-request-id"))
+        return httpx.Response(200, content=b"0")
+
+    address = RegistryAddress(url="http://registry", timeout=5, verify=True, auth_token=None)
+    rpc = RegistryConnection(address, transport=httpx.MockTransport(answer))
+    with request_ids.bound("req-2f0e"):
+        await rpc.call("members.count", image_id="x")
+    await rpc.call("members.count", image_id="x")  # outside any request: no id is made up
+    await rpc.aclose()
+    assert seen == ["req-2f0e", None]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 
+from spyglass import request_ids
 from spyglass.api.v1.headers import V1Meta
 from spyglass.api.v2.common import context, services
 from spyglass.context import RequestContext
@@ -126,11 +127,13 @@ async def _copy(
     size: int | None,
     checksum: str | None,
 ) -> None:
-    try:
-        await uploads.upload(
-            ctx, image_id, data, size=size, checksum=checksum, failed_status=ImageStatus.KILLED
-        )
-    except SpyglassError as exc:
-        log.warning("image %s: copy-from failed, image killed: %s", image_id, exc.message)
-    except Exception:
-        log.exception("image %s: copy-from failed", image_id)
+    # after the answer, yet still the request's work: its id stays on what the copy causes
+    with request_ids.bound(ctx.request_id):
+        try:
+            await uploads.upload(
+                ctx, image_id, data, size=size, checksum=checksum, failed_status=ImageStatus.KILLED
+            )
+        except SpyglassError as exc:
+            log.warning("image %s: copy-from failed, image killed: %s", image_id, exc.message)
+        except Exception:
+            log.exception("image %s: copy-from failed", image_id)
