@@ -55,10 +55,18 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
 class RegistryServer:
     """``spyglass registry`` on a free loopback port, for one API server's database."""
 
-    def __init__(self, data_dir: Path, provisioner: Provisioner, database: str | None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        provisioner: Provisioner,
+        database: str | None,
+        config_lines: Sequence[str] = (),
+    ) -> None:
         self.data_dir = data_dir
         self.provisioner = provisioner
         self.database = database
+        self.config_lines = list(config_lines)
+        """More ``glance-registry.conf`` lines (sections allowed): notifications, say."""
         self.mode = provisioner.backend.registry or "http"
         self.port = free_port()
         self.url = f"{'http' if self.mode == 'http' else 'https'}://127.0.0.1:{self.port}"
@@ -75,6 +83,7 @@ class RegistryServer:
             lines += [f"cert_file = {tls.server}", f"key_file = {tls.server}"]
             if self.mode == "mtls":
                 lines.append(f"ca_file = {tls.ca}")
+        lines += self.config_lines
         if self.database is not None:
             lines += ["[database]", f"connection = {self.database}"]
         return lines
@@ -141,6 +150,8 @@ class LiveServer:
         self.log = data_dir / "server.log"
         self.provisioner = active()
         self.registry: RegistryServer | None = None
+        self.registry_lines: list[str] = []
+        """Lines for the registry's own configuration, in a registry configuration."""
 
     def _config_text(self, start_registry: bool) -> str:
         head: list[str] = []
@@ -150,7 +161,9 @@ class LiveServer:
             database = provisioner.database_url(self.data_dir)
             if provisioner.backend.registry:
                 where = self.data_dir / "registry"
-                self.registry = self.registry or RegistryServer(where, provisioner, database)
+                self.registry = self.registry or RegistryServer(
+                    where, provisioner, database, self.registry_lines
+                )
                 if start_registry:
                     self.registry.start()
                 head = self.registry.client_lines()

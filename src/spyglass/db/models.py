@@ -212,6 +212,8 @@ class NotificationRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    """The request that caused the event, sent as the message's ``_context_request_id``."""
 
 
 class NodeReferenceRow(Base):

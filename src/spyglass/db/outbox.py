@@ -1,7 +1,8 @@
 """The notification outbox in SQL: record events with a change, claim, deliver, prune.
 
 Recording happens inside a repository's unit of work, so an event exists
-exactly when the change it describes was committed. Publishers (one per API
+exactly when the change it describes was committed, with the id of the request that
+made it (``spyglass.request_ids``; the registry's is the API server's). Publishers (one per API
 worker, any number of servers) claim rows for a while (a lease), publish
 them and delete them once the broker confirms. On PostgreSQL and MySQL the
 claim skips rows another publisher is claiming (``FOR UPDATE SKIP LOCKED``);
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from spyglass import request_ids
 from spyglass.db.engine import Database
 from spyglass.db.models import NotificationRow
 from spyglass.notify.envelope import Message
@@ -74,6 +76,7 @@ class Outbox:
         if not kept:
             return
         now = utcnow()
+        request_id = request_ids.current()
         rows = [
             {
                 "message_id": e.message_id,
@@ -85,6 +88,7 @@ class Outbox:
                 "timestamp": e.timestamp,
                 "attempts": 0,
                 "available_at": now,
+                "request_id": request_id,
             }
             for e in kept
         ]
@@ -108,7 +112,9 @@ def _message(row: Any) -> Message:
         message_id=row.message_id,
         timestamp=row.timestamp,
     )
-    return Message(event=event, publisher_id=row.publisher_id, outbox_id=row.id)
+    return Message(
+        event=event, publisher_id=row.publisher_id, outbox_id=row.id, request_id=row.request_id
+    )
 
 
 def _claimable(now: datetime) -> Any:

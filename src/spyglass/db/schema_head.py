@@ -14,7 +14,7 @@ from sqlalchemy import Connection, inspect, text
 from spyglass.db.engine import Database
 
 VERSION_TABLE = "spyglass_alembic_version"
-HEAD = "0008_transfer_leases"
+HEAD = "0009_notification_request_ids"
 
 
 def _records_head(connection: Connection) -> bool:

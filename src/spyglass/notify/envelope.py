@@ -4,6 +4,12 @@
 "<JSON>"}``; the older ``messaging`` driver sends the message itself. Routing
 keys are ``<topic>.<priority in lower case>``, as oslo.messaging's notifier
 builds them.
+
+oslo.messaging's AMQP drivers flatten the caller's context into the message as
+``_context_<key>`` fields, and listeners get them back as their ``ctxt``. Of upstream
+Glance's context only ``request_id`` is sent: it ties the event to the request's log
+lines, and the rest (user, project, roles, the token itself) is either in the
+payload already or not for every listener to read.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ class Message:
     event: Event
     publisher_id: str
     outbox_id: int = 0
+    request_id: str | None = None
+    """The request that caused the event (``None``: no request, the scrubber say)."""
 
 
 def message_dict(message: Message) -> dict[str, Any]:
@@ -37,6 +45,7 @@ def message_dict(message: Message) -> dict[str, Any]:
         "timestamp": oslo_timestamp(event.timestamp),
         # oslo.messaging's AMQP drivers add these; listeners tolerate them either way
         "_unique_id": event.message_id.replace("-", ""),
+        "_context_request_id": message.request_id,
     }
 
 

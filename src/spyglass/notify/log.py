@@ -1,7 +1,8 @@
 """``log`` (classic ``logging``): one JSON line per event, at the event's priority.
 
 The logger is ``spyglass.notification.<event_type>``, so operators can route
-or silence events by type with ``default_log_levels`` or a logging config.
+or silence events by type with ``default_log_levels`` or a logging config. The
+line carries the id of the request that caused the event, not the publisher's.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ class LogNotifier:
             level = _LEVELS.get(event.priority.upper(), logging.INFO)
             body = message_dict(message)
             body.pop("_unique_id", None)
-            logger.log(level, "%s", json.dumps(body, sort_keys=True))
+            logger.log(
+                level,
+                "%s",
+                json.dumps(body, sort_keys=True),
+                extra={"request_id": message.request_id or "-"},
+            )
 
     async def close(self) -> None:
         return None

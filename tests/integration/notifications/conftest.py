@@ -6,7 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.notifications.harness import MAIN_PORT, PrivateBroker, answers
+from tests.integration.notifications.harness import (
+    MAIN_PORT,
+    PrivateBroker,
+    answers,
+    delete_queues,
+    unique_topic,
+)
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +21,14 @@ def main_broker() -> int:
     if not answers(MAIN_PORT):
         pytest.skip(f"no RabbitMQ answers on 127.0.0.1:{MAIN_PORT}")
     return MAIN_PORT
+
+
+@pytest.fixture
+def topic(main_broker: int) -> Iterator[str]:
+    """A topic of the test's own on the machine's broker; its queues go afterwards."""
+    name = unique_topic()
+    yield name
+    delete_queues(main_broker, name)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,8 @@ class Received:
     payload: Any
     message_id: str
     timestamp: str
+    context: dict[str, Any] = field(default_factory=dict)
+    """The message's ``_context_*`` fields, as the listener's ``ctxt``."""
 
 
 def _oslo() -> Any:
@@ -83,7 +85,13 @@ class Endpoint:
         self.sink = sink
 
     def _keep(
-        self, priority: str, publisher_id: str, event_type: str, payload: Any, metadata: Any
+        self,
+        priority: str,
+        ctxt: Any,
+        publisher_id: str,
+        event_type: str,
+        payload: Any,
+        metadata: Any,
     ) -> None:
         self.sink.put(
             Received(
@@ -93,23 +101,24 @@ class Endpoint:
                 payload,
                 metadata["message_id"],
                 metadata["timestamp"],
+                dict(ctxt or {}),
             )
         )
 
     def info(
         self, ctxt: Any, publisher_id: str, event_type: str, payload: Any, metadata: Any
     ) -> None:
-        self._keep("INFO", publisher_id, event_type, payload, metadata)
+        self._keep("INFO", ctxt, publisher_id, event_type, payload, metadata)
 
     def warn(
         self, ctxt: Any, publisher_id: str, event_type: str, payload: Any, metadata: Any
     ) -> None:
-        self._keep("WARN", publisher_id, event_type, payload, metadata)
+        self._keep("WARN", ctxt, publisher_id, event_type, payload, metadata)
 
     def error(
         self, ctxt: Any, publisher_id: str, event_type: str, payload: Any, metadata: Any
     ) -> None:
-        self._keep("ERROR", publisher_id, event_type, payload, metadata)
+        self._keep("ERROR", ctxt, publisher_id, event_type, payload, metadata)
 
 
 class OsloListener:

@@ -11,9 +11,7 @@ import pytest
 from tests.integration.notifications.harness import (
     OsloListener,
     Received,
-    delete_queues,
     listening,
-    unique_topic,
 )
 from tests.server import LiveServer
 
@@ -28,13 +26,6 @@ MEMBER_FIELDS = {
 }  # fmt: skip
 SEND_FIELDS = {"bytes_sent", "image_id", "owner_id", "receiver_tenant_id", "receiver_user_id"}
 JSON_PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
-
-
-@pytest.fixture
-def topic(main_broker: int) -> Iterator[str]:
-    name = unique_topic()
-    yield name
-    delete_queues(main_broker, name)
 
 
 @pytest.fixture

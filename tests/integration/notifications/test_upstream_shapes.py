@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.integration.notifications.harness import (
     Received,
-    delete_queues,
     listening,
     scenario,
-    unique_topic,
 )
 from tests.server import LiveServer
 
@@ -40,13 +37,6 @@ ONLY_UPSTREAM = {"image.prepare": {"backend"}}
 def _upstream() -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = json.loads(CAPTURE.read_text())["notifications"]
     return records
-
-
-@pytest.fixture
-def topic(main_broker: int) -> Iterator[str]:
-    name = unique_topic()
-    yield name
-    delete_queues(main_broker, name)
 
 
 def _ours(

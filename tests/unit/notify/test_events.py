@@ -113,6 +113,9 @@ def test_the_v2_envelope() -> None:
     assert message["priority"] == "INFO"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?", message["timestamp"])
     assert message["payload"] == event.payload
+    assert message["_context_request_id"] is None  # no request: the key is there, empty
+    traced = json.loads(json.loads(encode(Message(event, "p", request_id="req-1")))["oslo.message"])
+    assert traced["_context_request_id"] == "req-1"
     bare = json.loads(encode(Message(event, "image.host1"), envelope=False))
     assert bare["event_type"] == "image.update"
     assert routing_key("glance_notifications", "INFO") == "glance_notifications.info"

@@ -4,12 +4,14 @@ delivered in order per image, kept while the broker is away, pruned once confirm
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from spyglass import request_ids
 from spyglass.db import outbox as sql
 from spyglass.db.engine import Database, create_database
 from spyglass.db.images import SqlImageRepository
@@ -20,7 +22,7 @@ from spyglass.domain.image import Image, ImageStatus
 from spyglass.domain.members import ImageMember, MemberStatus
 from spyglass.errors import Conflict
 from spyglass.notify.base import NotifierUnavailable
-from spyglass.notify.envelope import Message
+from spyglass.notify.envelope import Message, encode
 from spyglass.notify.events import EventFilter, image_event
 from spyglass.notify.memory import MemoryNotifier
 from spyglass.notify.publisher import Publisher
@@ -71,6 +73,19 @@ async def test_events_are_written_with_the_change_and_only_then(database: Databa
     assert (await read_backlog(database)).waiting == 3  # deleted with the next claim
     assert await publisher.step() == 0
     assert (await read_backlog(database)).waiting == 0
+
+
+async def test_events_keep_the_id_of_the_request_that_caused_them(database: Database) -> None:
+    box = Outbox(database, publisher_id="image.test")
+    repo = SqlImageRepository(database, box)
+    with request_ids.bound("req-7d1c"):
+        image = await repo.add(_image(9), events=("image.create",))
+    await repo.remove(image, events=("image.delete",))  # the scrubber's, say: no request
+    notifier = MemoryNotifier()
+    assert await _publisher(database, notifier).step() == 2
+    assert [m.request_id for m in notifier.sent] == ["req-7d1c", None]
+    sent = json.loads(json.loads(encode(notifier.sent[0]))["oslo.message"])
+    assert sent["_context_request_id"] == "req-7d1c"  # what oslo.messaging listeners read
 
 
 async def test_member_events_and_disabled_ones(database: Database) -> None:
