@@ -31,8 +31,9 @@ def gc(
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per store.")] = True,
 ) -> None:
-    """Find image data in every store that no image's location refers to, and remove it
-    (older than --grace, so in-flight uploads are safe)."""
+    """Find image data in every store that no image's location refers to, and remove it,
+    and abort uploads a store holds unfinished (S3 multipart uploads of a killed server);
+    both only older than --grace, so in-flight uploads are safe."""
     from spyglass.config import load_settings
 
     try:
@@ -113,6 +114,16 @@ def _summarize(reports: list[StoreReport], dry_run: bool) -> bool:
             if dry_run
             else f"{report.removed} orphan(s) removed ({_human(report.removed_bytes)})"
         )
+        for write in report.unfinished:
+            when = write.modified.isoformat(timespec="seconds")
+            typer.echo(f"  unfinished upload {write.handle} of {write.image_id} (last part {when})")
+        if report.unfinished:
+            count = len(report.unfinished)
+            done += (
+                f", {count} unfinished upload(s) would be aborted"
+                if dry_run
+                else f", {report.aborted} unfinished upload(s) aborted"
+            )
         typer.echo(
             f"store {report.backend_id}: {report.scanned} object(s) scanned, {done}, "
             f"{report.young} too young or being written, {len(report.failed)} failed"

@@ -11,6 +11,10 @@ location only after the last byte is written); data of an image that is being
 written (``saving``, ``uploading``, ``importing``) is left alone; and the
 references are read again after the listing, so a location recorded while the
 store was listed still counts.
+
+Writes a store began and never finished (``Store.unfinished_writes``: S3 multipart
+uploads a killed server left) are aborted under the same two first guards: older
+than the grace period, and not of an image being written.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from spyglass.errors import NotFound, SpyglassError
-from spyglass.stores.base import InventoryUnsupported, Store, StoredObject
+from spyglass.stores.base import InventoryUnsupported, Store, StoredObject, UnfinishedWrite
 from spyglass.stores.registry import StoreSet
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,9 @@ class StoreReport:
     failed: list[str] = field(default_factory=list)
     skipped: str | None = None
     """Why this store was not looked at (its driver cannot list its data)."""
+    unfinished: list[UnfinishedWrite] = field(default_factory=list)
+    """Old unfinished writes of images not being written: aborted unless a dry run."""
+    aborted: int = 0
 
     @property
     def orphan_bytes(self) -> int:
@@ -116,7 +123,33 @@ class OrphanCollector:
             report.orphans.append(stored)
             if not dry_run:
                 await self._remove(store, stored, report)
+        await self._abort_unfinished(store, cutoff, dry_run, report)
         return report
+
+    async def _abort_unfinished(
+        self, store: Store, cutoff: datetime, dry_run: bool, report: StoreReport
+    ) -> None:
+        try:
+            begun = [w async for w in store.unfinished_writes()]
+        except SpyglassError as exc:
+            log.warning("gc: cannot list the unfinished writes of %s: %s", report.backend_id, exc)
+            report.failed.append(f"unfinished writes: {exc.message}")
+            return
+        writing = await self.references.writing()  # read after the listing, as above
+        for write in begun:
+            if write.modified > cutoff or write.image_id in writing:
+                report.young += 1
+                continue
+            report.unfinished.append(write)
+            if dry_run:
+                continue
+            try:
+                await store.abort_unfinished(write)
+            except SpyglassError as exc:
+                log.warning("gc: cannot abort %s of %s: %s", write.handle, write.image_id, exc)
+                report.failed.append(f"unfinished write {write.handle} of {write.image_id}")
+                continue
+            report.aborted += 1
 
     @staticmethod
     def _keys(store: Store, locations: Iterable[str]) -> set[str]:

@@ -61,6 +61,19 @@ class StoredObject:
     alone, since an upload records its location only once all of it is written."""
 
 
+@dataclass(frozen=True, slots=True)
+class UnfinishedWrite:
+    """A write a store began and never finished nor undid (an S3 multipart upload a killed
+    server left): it holds storage, but no data anyone can read, and no location names it."""
+
+    image_id: str
+    handle: str
+    """What the driver needs to undo it (the S3 upload id)."""
+    modified: datetime
+    """When it was last written to (timezone-aware UTC): ``spyglass gc`` leaves recent ones
+    alone, since a large upload in flight looks the same."""
+
+
 IMAGE_ID = re.compile("-".join(f"[0-9a-fA-F]{{{n}}}" for n in (8, 4, 4, 4, 12)) + r"\Z")
 """How the data of an image is named in stores keyed by image id (ids are UUIDs): an
 ``inventory`` of a bucket, container or pool others may share lists only these."""
@@ -155,6 +168,15 @@ class Store(ABC):
         """
         return _Unsupported(self.driver)
 
+    def unfinished_writes(self) -> AsyncIterator[UnfinishedWrite]:
+        """Writes begun in this store's own data area and never finished or undone, for
+        ``spyglass gc`` to abort once they are older than its grace period. Optional:
+        drivers whose writes leave nothing half-made list none."""
+        return _Nothing()
+
+    async def abort_unfinished(self, write: UnfinishedWrite) -> None:  # noqa: B027
+        """Undo one of ``unfinished_writes`` (free what it holds); gone already is fine."""
+
     def location_key(self, location: str) -> str:
         """``location`` in one canonical spelling, so that a location recorded in the
         database and the same data listed by ``inventory`` compare equal."""
@@ -173,6 +195,13 @@ class Store(ABC):
         could then read, or delete along with their own image.
         """
         return None
+
+
+class _Nothing(AsyncIterator[UnfinishedWrite]):
+    """An empty listing."""
+
+    async def __anext__(self) -> UnfinishedWrite:
+        raise StopAsyncIteration
 
 
 class _Unsupported(AsyncIterator[StoredObject]):

@@ -44,6 +44,7 @@ from spyglass.stores.base import (
     Store,
     StoredObject,
     StoreOptions,
+    UnfinishedWrite,
     WriteResult,
 )
 from spyglass.stores.s3_client import Credentials, S3Client
@@ -285,7 +286,7 @@ class S3Store(Store):
     async def discard_partial(self, image_id: str) -> None:
         """An object a killed server finished writing before the database heard of it (an
         image still ``saving`` has no location). Multipart uploads it left unfinished hold
-        no object; a bucket lifecycle rule for incomplete uploads removes their parts."""
+        no object; ``spyglass gc`` aborts them (``unfinished_writes``)."""
         loc = S3Location(self.scheme, self.service, self.settings.bucket, image_id)
         try:
             s3_location.parse(loc.uri())
@@ -303,7 +304,7 @@ class S3Store(Store):
     async def inventory(self) -> AsyncIterator[StoredObject]:
         """The bucket's objects named as image ids (ListObjectsV2, a page at a time); other
         keys of a shared bucket are not this store's, and unfinished multipart uploads are
-        partial writes (``discard_partial``)."""
+        ``unfinished_writes``."""
         client = await self._connected()
         s = self.settings
         token: str | None = None
@@ -318,6 +319,48 @@ class S3Store(Store):
                     yield StoredObject(location, size, _timestamp(modified))
             if token is None:
                 return
+
+    async def unfinished_writes(self) -> AsyncIterator[UnfinishedWrite]:
+        """Multipart uploads of image keys never completed nor aborted: a server killed
+        mid-upload (or whose aborts kept failing until it stopped) leaves their parts, which
+        cost storage and which nothing else removes without a bucket lifecycle rule."""
+        client = await self._connected()
+        marker: tuple[str, str] | None = None
+        while True:
+            try:
+                page, marker = await client.list_multipart_uploads(self.settings.bucket, marker)
+            except Exception as exc:
+                raise self._error(exc, "read", missing_bucket_is_gone=True) from exc
+            for key, upload_id, initiated in page:
+                if IMAGE_ID.match(key) and upload_id:
+                    modified = await self._last_written(client, key, upload_id, initiated)
+                    yield UnfinishedWrite(key, upload_id, modified)
+            if marker is None:
+                return
+
+    async def _last_written(
+        self, client: S3Client, key: str, upload_id: str, initiated: str
+    ) -> datetime:
+        """The upload's start or its latest part, whichever is later: an upload that
+        began long ago but still receives parts is alive (and some servers, moto, report
+        a made-up start)."""
+        try:
+            listed = await client.list_parts(self.settings.bucket, key, upload_id)
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchUpload", "404"):
+                listed = []  # finished or aborted meanwhile: abort finds nothing
+            else:
+                raise self._error(exc, "read") from exc
+        return max([_timestamp(initiated), *(_timestamp(when) for _, when in listed)])
+
+    async def abort_unfinished(self, write: UnfinishedWrite) -> None:
+        client = await self._connected()
+        try:
+            await abort_upload(client, self.settings.bucket, write.image_id, write.handle)
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchUpload", "404"):
+                return  # finished or aborted meanwhile
+            raise self._error(exc, "abort an unfinished upload") from exc
 
     # -- writes -----------------------------------------------------------------------------
 

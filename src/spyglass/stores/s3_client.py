@@ -283,13 +283,14 @@ class S3Client:
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         await self.call(self.build("DELETE", bucket, key, {"uploadId": upload_id}))
 
-    async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[int]:
+    async def list_parts(self, bucket: str, key: str, upload_id: str) -> list[tuple[int, str]]:
+        """The parts an unfinished upload holds: (number, LastModified)."""
         response = await self.call(self.build("GET", bucket, key, {"uploadId": upload_id}))
         root = _xml(response.content)
         if root is None:
             return []
         return [
-            int(_text(part, "PartNumber") or 0)
+            (int(_text(part, "PartNumber") or 0), _text(part, "LastModified"))
             for part in root.iter()
             if _local(part.tag) == "Part"
         ]
@@ -311,6 +312,27 @@ class S3Client:
         ]
         truncated = _text(root, "IsTruncated") == "true"
         return found, (_text(root, "NextContinuationToken") or None) if truncated else None
+
+    async def list_multipart_uploads(
+        self, bucket: str, marker: tuple[str, str] | None = None
+    ) -> tuple[list[tuple[str, str, str]], tuple[str, str] | None]:
+        """One page of ListMultipartUploads: (key, upload id, Initiated) of each unfinished
+        upload, and the (key, upload id) markers of the next page."""
+        query = {"uploads": "", "max-uploads": "1000"}
+        if marker is not None:
+            query["key-marker"], query["upload-id-marker"] = marker
+        root = _xml((await self.call(self.build("GET", bucket, "", query))).content)
+        if root is None:
+            return [], None
+        found = [
+            (_text(item, "Key"), _text(item, "UploadId"), _text(item, "Initiated"))
+            for item in root
+            if _local(item.tag) == "Upload"
+        ]
+        if _text(root, "IsTruncated") != "true":
+            return found, None
+        following = (_text(root, "NextKeyMarker"), _text(root, "NextUploadIdMarker"))
+        return found, following if any(following) else None
 
 
 async def _read_limited(response: httpx.Response) -> bytes:
