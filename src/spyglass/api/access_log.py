@@ -16,6 +16,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spyglass.api.data_response import body_bytes, declared_length, ends_body, is_body
+
 __all__ = ["AccessLogMiddleware"]
 
 log = logging.getLogger("spyglass.access")
@@ -35,15 +37,17 @@ class AccessLogMiddleware:
         line = _request_line(scope)
         status = 0
         sent = 0
+        declared = 0
         done = False
 
         async def counting_send(message: Message) -> None:
-            nonlocal status, sent, done
+            nonlocal status, sent, declared, done
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-                done = not message.get("more_body", False)
+                declared = declared_length(message)
+            elif is_body(message):
+                sent += body_bytes(message, declared)
+                done = ends_body(message)
             await send(message)
 
         failure = ""

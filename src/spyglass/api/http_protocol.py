@@ -14,6 +14,9 @@ send its headers or its body, holding a connection each. This protocol
   while the server is waiting for them (not while the server itself has paused
   reading because the application is busy with what it already has).
 
+It also offers the ASGI zero-copy send extension (``api/zero_copy.py``), with which
+downloads of local files are sent by ``sendfile``.
+
 The limits follow Glance's options: ``max_header_line`` (16 KiB) per line and
 ``client_socket_timeout`` (900 s) for an idle body; see ``protocol_for``.
 """
@@ -26,9 +29,14 @@ from collections.abc import Callable
 from typing import Any
 
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import ServerState
 
+from spyglass.api import zero_copy
 from spyglass.config import Settings
 
 HEADER_DEADLINE = 60.0
@@ -65,11 +73,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_seen = 0.0
+        self.zero_copy = True
+        """Offer ``http.response.zerocopysend`` (plain-HTTP connections only)."""
 
     # -- connection ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.zero_copy = self.zero_copy and transport.get_extra_info("sslcontext") is None
         self._arm_head_timer()  # a client that sends nothing is held to the same bound
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -119,10 +130,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             raise _Refused
         super().on_header(name, value)
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.zero_copy:
+            self.scope["extensions"] = {zero_copy.EXTENSION: {}}
+
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._cancel_head_timer()
         super().on_headers_complete()
+        if self.zero_copy and type(self.cycle) is RequestResponseCycle:
+            # uvicorn builds its own cycle class here; its task has not run yet, so the
+            # cycle can still become the subclass that takes the zero-copy message
+            self.cycle.__class__ = zero_copy.ZeroCopyCycle
         if self.body_timeout and not self.transport.is_closing():
             self._body_seen = self.loop.time()
             self._body_timer = self.loop.call_later(self.body_timeout, self._body_timed_out)

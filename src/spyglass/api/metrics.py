@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spyglass import metrics
+from spyglass.api.data_response import body_bytes, declared_length, is_body
 from spyglass.db.engine import Database
 from spyglass.db.outbox import read_backlog
 
@@ -39,6 +40,7 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        declared = 0
 
         async def counting_receive() -> Message:
             message = await receive()
@@ -47,11 +49,12 @@ class MetricsMiddleware:
             return message
 
         async def counting_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, declared
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body":
-                metrics.BYTES.labels("out").inc(len(message.get("body", b"")))
+                declared = declared_length(message)
+            elif is_body(message):
+                metrics.BYTES.labels("out").inc(body_bytes(message, declared))
             await send(message)
 
         try:

@@ -21,8 +21,10 @@ a hit is authorized exactly as a store read is. What it does:
   copy ends, the fill is cancelled and its file removed (a prefetch keeps it).
 * Ranged requests of uncached images go to the store and are never cached.
 
-Files are read with ``pread`` in worker threads: uvicorn has no ``pathsend``,
-so a hit is a plain streaming read, not a zero-copy ``sendfile``.
+A hit (unless ``verify_hits`` checks it as it streams) also hands the HTTP layer
+the open file, which it sends with ``sendfile`` where the server allows
+(``api/data_response.py``); otherwise the file is read with ``pread`` in worker
+threads and streamed.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from spyglass.cache.index import CacheEntry, CacheIndex
 from spyglass.cache.layout import CacheLayout, valid_id
 from spyglass.domain.image import Image, ImageStatus
 from spyglass.metrics import CACHE
-from spyglass.stores.base import ByteRange, ReadResult
+from spyglass.stores.base import ByteRange, LocalFile, ReadResult
 from spyglass.types import ByteStream
 
 log = logging.getLogger(__name__)
@@ -163,9 +165,11 @@ class ImageCache:
         CACHE.labels("hit" if hit is not None else "miss").inc()
         if hit is not None:
             self._spawn(self._record_hit(image.id))
-            verify = self.verify_hits and byte_range is None
-            stream = self._read_verified(hit, image) if verify else _read_file(hit, start, length)
-            return ReadResult(stream=stream, size=length)
+            if self.verify_hits and byte_range is None:
+                return ReadResult(stream=self._read_verified(hit, image), size=length)
+            path = self.layout.path(image.id)
+            local = LocalFile(path, hit, offset=start, length=length, file_size=image.size)
+            return ReadResult(stream=_read_file(local), size=length, local=local)
         fill = self._fills.get(image.id)
         if fill is None:
             if byte_range is not None:
@@ -542,9 +546,9 @@ async def _digests(fd: int, size: int, secure_algo: str | None) -> tuple[str, st
     return await md5, secure
 
 
-async def _read_file(fd: int, start: int, length: int) -> ByteStream:
-    """``length`` bytes from ``start``; the next chunk is read while this one is sent."""
-    offset, end = start, start + length
+async def _read_file(local: LocalFile) -> ByteStream:
+    """The span's bytes; the next chunk is read while this one is sent."""
+    fd, offset, end = local.fd, local.offset, local.offset + local.length
 
     def read_next() -> asyncio.Future[bytes] | None:
         nonlocal offset
@@ -568,4 +572,4 @@ async def _read_file(fd: int, start: int, length: int) -> ByteStream:
             pending.cancel()
             with contextlib.suppress(BaseException):
                 await pending
-        os.close(fd)
+        local.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -61,7 +62,11 @@ class DownloadService:
         if data is None:
             data = await self.read_store(image, byte_range)
         if not isinstance(self.images.events, NoEvents):
-            data = ReadResult(stream=self._counted(ctx, image, data), size=data.size)
+            if data.local is not None:  # a zero-copy send reports what it handed over
+                data.local.on_sent = functools.partial(self._record_send, ctx, image, data.size)
+            data = ReadResult(
+                stream=self._counted(ctx, image, data), size=data.size, local=data.local
+            )
         return Download(image=image, data=data, byte_range=byte_range, total_size=total)
 
     async def read_store(self, image: Image, byte_range: ByteRange | None) -> ReadResult:
@@ -83,18 +88,23 @@ class DownloadService:
                 yield chunk
                 sent += len(chunk)
         finally:
-            event = send_event(
-                image,
-                bytes_sent=sent,
-                expected=data.size,
-                receiver_project=ctx.project_id,
-                receiver_user=ctx.user_id,
-            )
-            with anyio.CancelScope(shield=True):
-                try:
-                    await self.images.events.record([event])
-                except Exception:
-                    log.exception("image %s: could not record image.send", image.id)
+            await self._record_send(ctx, image, data.size, sent)
+
+    async def _record_send(
+        self, ctx: RequestContext, image: Image, expected: int, sent: int
+    ) -> None:
+        event = send_event(
+            image,
+            bytes_sent=sent,
+            expected=expected,
+            receiver_project=ctx.project_id,
+            receiver_user=ctx.user_id,
+        )
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.images.events.record([event])
+            except Exception:
+                log.exception("image %s: could not record image.send", image.id)
 
 
 def _clamp(requested: ByteRange, total: int | None) -> ByteRange:

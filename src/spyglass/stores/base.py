@@ -8,9 +8,10 @@ a single small module.
 from __future__ import annotations
 
 import enum
+import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,11 +43,42 @@ class WriteResult:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(eq=False, slots=True)
+class LocalFile:
+    """The bytes of a read as a span of an open local file.
+
+    A store or cache that reads a plain file offers it beside its stream, so that the
+    HTTP layer may have the kernel send the span (``sendfile``) instead of copying it
+    through Python. Whoever ends the read, the stream or the zero-copy send, closes the
+    descriptor through ``close``, which is safe to call twice.
+    """
+
+    path: Path
+    fd: int
+    offset: int
+    length: int
+    file_size: int
+    on_sent: Callable[[int], Awaitable[None]] | None = None
+    """Told how many bytes a zero-copy send handed over (a streamed read counts its own)."""
+
+    @property
+    def whole(self) -> bool:
+        """The span is the entire file (what ``pathsend``, which takes only a path, sends)."""
+        return self.offset == 0 and self.length == self.file_size
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
 @dataclass(frozen=True, slots=True)
 class ReadResult:
     stream: ByteStream
     size: int
     """Bytes ``stream`` will yield (the range's length for ranged reads)."""
+    local: LocalFile | None = None
+    """The same bytes as a span of a local file, when they are one (see ``LocalFile``)."""
 
 
 @dataclass(frozen=True, slots=True)

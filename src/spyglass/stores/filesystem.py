@@ -32,6 +32,7 @@ from spyglass.errors import (
 from spyglass.stores.base import (
     ByteRange,
     Capability,
+    LocalFile,
     ReadResult,
     Store,
     StoredObject,
@@ -193,7 +194,8 @@ class FilesystemStore(Store):
         start = byte_range.start if byte_range else 0
         end = total - 1 if byte_range is None or byte_range.end is None else byte_range.end
         length = max(0, end - start + 1)
-        return ReadResult(stream=_read_file(fd, start, length), size=length)
+        local = LocalFile(path=path, fd=fd, offset=start, length=length, file_size=total)
+        return ReadResult(stream=_read_file(local), size=length, local=local)
 
     async def get_size(self, location: str) -> int:
         path = self.path_for(location)
@@ -249,10 +251,10 @@ def _unlink_quietly(path: Path) -> None:
         log.warning("filesystem store: cannot remove %s: %s", path.name, exc.strerror)
 
 
-async def _read_file(fd: int, start: int, length: int) -> ByteStream:
-    """Stream ``length`` bytes from ``start``; the descriptor closes however the read ends."""
+async def _read_file(local: LocalFile) -> ByteStream:
+    """Stream the span; the descriptor closes however the read ends."""
     try:
-        offset, remaining = start, length
+        fd, offset, remaining = local.fd, local.offset, local.length
         while remaining > 0:
             chunk = await anyio.to_thread.run_sync(os.pread, fd, min(READ_CHUNK, remaining), offset)
             if not chunk:
@@ -261,4 +263,4 @@ async def _read_file(fd: int, start: int, length: int) -> ByteStream:
             remaining -= len(chunk)
             yield chunk
     finally:
-        os.close(fd)
+        local.close()

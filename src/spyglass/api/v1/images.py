@@ -14,8 +14,9 @@ from typing import Any
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
+from spyglass.api.data_response import DataResponse
 from spyglass.api.v1.headers import (
     V1Meta,
     brief_view,
@@ -271,9 +272,7 @@ async def show_image(request: Request) -> Response:
         headers = {"Content-Length": str(result.data.size)}
         if result.image.checksum:
             headers["Content-MD5"] = result.image.checksum  # what openstacksdk verifies
-        response = StreamingResponse(
-            result.data.stream, headers=headers, media_type="application/octet-stream"
-        )
+        response = DataResponse(result.data, headers=headers)
     response.raw_headers.extend(render_headers(shown, shown.properties))
     return response
 

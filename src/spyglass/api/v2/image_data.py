@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
+from spyglass.api.data_response import DataResponse
 from spyglass.api.v2.common import context, require_no_body, services
 from spyglass.errors import BadRequest, RangeNotSatisfiable, UnsupportedMediaType
 from spyglass.services.stores import check_store_id
@@ -86,12 +87,7 @@ async def download(request: Request) -> Response:
         end = result.byte_range.start + result.data.size - 1
         total = "*" if result.total_size is None else str(result.total_size)
         headers["Content-Range"] = f"bytes {result.byte_range.start}-{end}/{total}"
-    return StreamingResponse(
-        result.data.stream,
-        status_code=status,
-        headers=headers,
-        media_type="application/octet-stream",
-    )
+    return DataResponse(result.data, status_code=status, headers=headers)
 
 
 def _requested_range(request: Request) -> ByteRange | None:
