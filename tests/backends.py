@@ -231,5 +231,5 @@ SUBSECOND = tuple(name for name, b in BACKENDS.items() if b.database != "mysql")
 schema) keep whole seconds, so images made within one second tie in ``created_at`` order."""
 
 DIRECT = tuple(name for name, b in BACKENDS.items() if b.registry is None)
-"""Configurations where the API server has the database itself: import tasks live in the API
-server's own database (not served through a registry yet) and ``spyglass gc`` reads it."""
+"""Configurations where the API server has the database itself (what ``spyglass gc`` and the
+healthcheck's database check read)."""

@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.backends import DIRECT
+from tests.backends import DATA_PATH
 from tests.corpus.disk_images import ALL, Case, Corpus
 from tests.functional.helpers import OCTET, create
 from tests.functional.test_import import import_config, wait_for
 from tests.functional.webserver import Content, web_server
 from tests.server import LiveServer
 
-pytestmark = pytest.mark.backends(*DIRECT)
+pytestmark = pytest.mark.backends(*DATA_PATH)  # what they check is not where tasks live
 
 FORMATS = "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop,luks,gpt,qed"
 

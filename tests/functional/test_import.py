@@ -11,13 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.backends import DIRECT
 from tests.functional.helpers import OCTET, create
 from tests.functional.test_format_inspection import qcow2
 from tests.functional.webserver import Content, web_server
 from tests.server import LiveServer
-
-pytestmark = pytest.mark.backends(*DIRECT)
 
 DATA = bytes(range(256)) * 4096  # 1 MiB
 

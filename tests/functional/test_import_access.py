@@ -9,14 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.backends import DIRECT
 from tests.functional.helpers import OCTET, create
 from tests.functional.test_import import DATA, wait_for
 from tests.server import LiveServer
-
-pytestmark = pytest.mark.backends(*DIRECT)
 
 
 def who(project: str, roles: str) -> dict[str, str]:

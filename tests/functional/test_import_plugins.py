@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.backends import DIRECT
+from tests.backends import DATA_PATH
 from tests.functional.helpers import OCTET, create
 from tests.functional.test_import import DATA, wait_for
 from tests.lha import lha_archive
 from tests.server import LiveServer
 
-pytestmark = pytest.mark.backends(*DIRECT)
+pytestmark = pytest.mark.backends(*DATA_PATH)  # what they check is not where tasks live
 
 QEMU_IMG = shutil.which("qemu-img")
 needs_qemu = pytest.mark.skipif(QEMU_IMG is None, reason="qemu-img (Debian qemu-utils) is missing")

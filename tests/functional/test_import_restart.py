@@ -19,7 +19,7 @@ from tests.functional.test_import import DATA, import_config, wait_for
 from tests.functional.webserver import Content, web_server
 from tests.server import LiveServer, free_port
 
-pytestmark = pytest.mark.backends(*DIRECT)
+pytestmark = pytest.mark.backends(*DIRECT, "postgresql-registry")
 
 
 @pytest.fixture

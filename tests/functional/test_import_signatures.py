@@ -9,13 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.backends import DIRECT
+from tests.backends import DATA_PATH
 from tests.functional.helpers import OCTET, create
 from tests.functional.test_import import wait_for
 from tests.server import LiveServer
 from tests.signing import authority, pem, signer
 
-pytestmark = pytest.mark.backends(*DIRECT)
+pytestmark = pytest.mark.backends(*DATA_PATH)  # what they check is not where tasks live
 
 DATA = b"signed import bytes " * 4096
 

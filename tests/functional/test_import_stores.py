@@ -9,12 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.backends import DIRECT
+from tests.backends import DATA_PATH
 from tests.functional.helpers import OCTET, create, upload
 from tests.functional.test_import import DATA, wait_for
 from tests.server import LiveServer
 
-pytestmark = pytest.mark.backends(*DIRECT)
+pytestmark = pytest.mark.backends(*DATA_PATH)  # what they check is not where tasks live
 
 
 def multi_store_config(tmp_path: Path, *extra: str) -> list[str]:

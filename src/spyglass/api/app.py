@@ -206,10 +206,8 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
         settings, database, outbox, events=notifications.enabled
     )
     services = build_services(settings, database, stores, outbox, repositories=repositories)
-    imports = None
-    if registry is None:  # import tasks live in the API's own database (not with a registry)
-        imports = build_imports(settings, database, services.uploads, outbox)
-        services.imports, services.tasks = imports.imports, imports.tasks
+    imports = build_imports(settings, repositories.tasks, services.uploads)
+    services.imports, services.tasks = imports.imports, imports.tasks
     cache = caching.build_cache(settings, database, services, clock=time.time)
     versions = VersionsApp(
         settings.public_endpoint,
@@ -227,7 +225,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
         try:
             async with (
                 publishing(notifications, database, outbox),
-                imports.running() if imports else contextlib.nullcontext(),
+                imports.running(),
                 services.recovery.running() if services.recovery else contextlib.nullcontext(),
             ):
                 yield

@@ -12,9 +12,6 @@ from typing import cast
 import anyio
 
 from spyglass.config import Settings
-from spyglass.db.engine import Database
-from spyglass.db.outbox import Outbox
-from spyglass.db.tasks import SqlTaskRepository
 from spyglass.imports.flow import ImportFlow
 from spyglass.imports.plugins.base import load_plugins
 from spyglass.imports.sources import RemoteGlance
@@ -23,6 +20,7 @@ from spyglass.imports.web import WebDownload
 from spyglass.imports.worker import TaskWorker
 from spyglass.services.imports import ImportService
 from spyglass.services.tasks import TaskService
+from spyglass.services.tasks_ports import TaskRepository
 from spyglass.services.upload import UploadService
 from spyglass.timeutils import utcnow
 
@@ -66,10 +64,8 @@ def _int(settings: Settings, section: str, name: str) -> int:
     return cast("int", settings.option(section, name))
 
 
-def build_imports(
-    settings: Settings, database: Database, uploads: UploadService, outbox: Outbox | None
-) -> ImportParts:
-    repo = SqlTaskRepository(database, outbox)
+def build_imports(settings: Settings, repo: TaskRepository, uploads: UploadService) -> ImportParts:
+    """``repo`` is the database's task repository, or the registry's (``data_api``)."""
     staging = StagingArea(staging_directory(settings))
     web = WebDownload.from_settings(settings)
     own_url = cast("str | None", settings.option("DEFAULT", "worker_self_reference_url"))

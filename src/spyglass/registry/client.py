@@ -23,7 +23,7 @@ from spyglass.services.ports import ListQuery, Usage
 T = TypeVar("T", Image, ImageMember)
 
 
-def _adopt(target: T, source: object) -> T:
+def adopt(target: T, source: object) -> T:
     """Make ``target`` what the registry saved (the SQL repositories update in place)."""
     for field in dataclasses.fields(target):
         setattr(target, field.name, getattr(source, field.name))
@@ -37,7 +37,7 @@ class RemoteImageRepository:
         self.rpc = rpc
 
     async def add(self, image: Image, *, events: Sequence[str] = ()) -> Image:
-        return _adopt(image, await self.rpc.call("images.add", image=image, events=events))
+        return adopt(image, await self.rpc.call("images.add", image=image, events=events))
 
     async def get(self, image_id: str) -> Image:
         return cast("Image", await self.rpc.call("images.get", image_id=image_id))
@@ -56,7 +56,7 @@ class RemoteImageRepository:
         saved = await self.rpc.call(
             "images.save", image=image, expect_status=expect_status, expect=expect, events=events
         )
-        return _adopt(image, saved)
+        return adopt(image, saved)
 
     async def save_data(
         self, image: Image, *, expect_status: ImageStatus, events: Sequence[str] = ()
@@ -64,7 +64,7 @@ class RemoteImageRepository:
         saved = await self.rpc.call(
             "images.save_data", image=image, expect_status=expect_status, events=events
         )
-        return _adopt(image, saved)
+        return adopt(image, saved)
 
     async def reserve(self, image_id: str, owner: str | None, *, want: int, quota: int) -> int:
         granted = await self.rpc.call(
@@ -82,7 +82,7 @@ class RemoteImageRepository:
         removed = await self.rpc.call(
             "images.remove", image=image, keep_data=keep_data, events=events
         )
-        return _adopt(image, removed)
+        return adopt(image, removed)
 
     async def usage(self, owner: str | None, *, excluding: str | None = None) -> Usage:
         return cast("Usage", await self.rpc.call("images.usage", owner=owner, excluding=excluding))
@@ -108,10 +108,10 @@ class RemoteMemberRepository:
         self, member: ImageMember, *, quota: int = -1, events: Sequence[str] = ()
     ) -> ImageMember:
         added = await self.rpc.call("members.add", member=member, quota=quota, events=events)
-        return _adopt(member, added)
+        return adopt(member, added)
 
     async def save(self, member: ImageMember, *, events: Sequence[str] = ()) -> ImageMember:
-        return _adopt(member, await self.rpc.call("members.save", member=member, events=events))
+        return adopt(member, await self.rpc.call("members.save", member=member, events=events))
 
     async def remove(self, member: ImageMember, *, events: Sequence[str] = ()) -> None:
         await self.rpc.call("members.remove", member=member, events=events)

@@ -1,11 +1,11 @@
 """The registry's wire contract: one ``POST /rpc/<port>.<method>`` per repository call.
 
 The calls are derived from the repository Protocols themselves (``services.ports``,
-``services.metadef_ports``), so the registry cannot drift from what the services need:
-a new port method is a new call. Arguments travel as one JSON object keyed by
-parameter name, the result as the JSON body of a ``200``; domain values (``Image``,
-``ListQuery``...) are encoded by msgspec from their dataclasses and decoded back into
-the same types. A failure is the error's HTTP status with ``{"error": {"class",
+``services.metadef_ports``, ``services.tasks_ports``), so the registry cannot drift from
+what the services need: a new port method is a new call. Arguments travel as one JSON
+object keyed by parameter name, the result as the JSON body of a ``200``; domain values
+(``Image``, ``ListQuery``...) are encoded by msgspec from their dataclasses and decoded
+back into the same types. A failure is the error's HTTP status with ``{"error": {"class",
 "message"}}``, re-raised by the client as the same ``spyglass.errors`` class.
 
 Metadef children (objects, properties, tags) share one parameter type, a union of
@@ -33,6 +33,7 @@ from spyglass.services.ports import (
     MemberRepository,
     TransferLeases,
 )
+from spyglass.services.tasks_ports import TaskRepository
 
 PORTS: dict[str, type] = {
     "images": ImageRepository,
@@ -41,6 +42,7 @@ PORTS: dict[str, type] = {
     "leases": TransferLeases,
     "events": EventLog,
     "metadefs": MetadefRepository,
+    "tasks": TaskRepository,
 }
 """Port name (the first part of a call's name) -> the Protocol the registry serves."""
 

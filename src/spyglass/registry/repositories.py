@@ -18,6 +18,7 @@ from spyglass.db.leases import SqlTransferLeases
 from spyglass.db.members import SqlMemberRepository
 from spyglass.db.metadefs import SqlMetadefRepository
 from spyglass.db.outbox import Outbox
+from spyglass.db.tasks import SqlTaskRepository
 from spyglass.errors import ConfigError
 from spyglass.services.metadef_ports import MetadefRepository
 from spyglass.services.ports import (
@@ -27,6 +28,7 @@ from spyglass.services.ports import (
     MemberRepository,
     TransferLeases,
 )
+from spyglass.services.tasks_ports import TaskRepository
 
 if TYPE_CHECKING:
     from spyglass.registry.connection import RegistryConnection
@@ -42,6 +44,8 @@ class Repositories:
     deletions: DeletionQueue
     metadefs: MetadefRepository
     leases: TransferLeases
+    tasks: TaskRepository
+    """Import tasks and their queue: every API server's workers claim from the same one."""
     events: EventLog | None
     """Where events with no other write go (``image.send``); ``None`` records none."""
 
@@ -62,6 +66,7 @@ def sql_repositories(database: Database, outbox: Outbox | None) -> Repositories:
         deletions=SqlDeletionQueue(database),
         metadefs=SqlMetadefRepository(database),
         leases=SqlTransferLeases(database),
+        tasks=SqlTaskRepository(database, outbox),
         events=outbox,
     )
 
@@ -76,6 +81,7 @@ def remote_repositories(rpc: RegistryConnection, *, events: bool) -> Repositorie
         RemoteTransferLeases,
     )
     from spyglass.registry.metadefs_client import RemoteMetadefRepository
+    from spyglass.registry.tasks_client import RemoteTaskRepository
 
     return Repositories(
         images=RemoteImageRepository(rpc),
@@ -83,6 +89,7 @@ def remote_repositories(rpc: RegistryConnection, *, events: bool) -> Repositorie
         deletions=RemoteDeletionQueue(rpc),
         metadefs=RemoteMetadefRepository(rpc),
         leases=RemoteTransferLeases(rpc),
+        tasks=RemoteTaskRepository(rpc),
         events=RemoteEventLog(rpc) if events else None,
     )
 

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spyglass.db.engine import create_database
-from spyglass.db.images import SqlImageRepository
 from spyglass.db.migrate import sync_schema
 from spyglass.db.models import NotificationRow
 from spyglass.db.outbox import Outbox
@@ -23,24 +22,33 @@ from spyglass.db.tasks import SqlTaskRepository
 from spyglass.domain.image import Image, ImageStatus
 from spyglass.domain.tasks import TaskStatus, move, new_task
 from spyglass.errors import BadRequest, ConcurrentUpdate, NotFound
-from spyglass.services.tasks_ports import TaskQuery
+from spyglass.registry.repositories import Repositories, sql_repositories
+from spyglass.services.ports import ImageRepository
+from spyglass.services.tasks_ports import TaskQuery, TaskRepository
 from spyglass.timeutils import utcnow
 from tests.databases import BACKENDS, drop_database, fresh_database
 
 
 @pytest.fixture(params=BACKENDS)
-async def repo(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlTaskRepository]:
+async def repos(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Repositories]:
+    """The task and image repositories of a fresh database (``test_remote_tasks`` runs these
+    tests through a registry)."""
     url, name = await fresh_database(request.param, tmp_path)
     database = create_database(url)
     try:
         await sync_schema(database)
-        yield SqlTaskRepository(database)
+        yield sql_repositories(database, None)
     finally:
         await database.dispose()
         await drop_database(request.param, name)
 
 
-async def _image(images: SqlImageRepository) -> Image:
+@pytest.fixture
+def repo(repos: Repositories) -> TaskRepository:
+    return repos.tasks
+
+
+async def _image(images: ImageRepository) -> Image:
     now = utcnow()
     image = Image(
         id="22222222-2222-4222-8222-222222222222", created_at=now, updated_at=now,
@@ -50,7 +58,7 @@ async def _image(images: SqlImageRepository) -> Image:
     return await images.get(image.id)  # as stored (MySQL keeps whole seconds)
 
 
-async def test_round_trip_and_listing(repo: SqlTaskRepository) -> None:
+async def test_round_trip_and_listing(repo: TaskRepository) -> None:
     first = new_task("import", owner="p1", now=utcnow(), input={"a": [1, 2]})
     second = new_task("import", owner="p2", now=utcnow() + timedelta(seconds=1), input={})
     await repo.add(first, run=False)
@@ -71,7 +79,7 @@ async def test_round_trip_and_listing(repo: SqlTaskRepository) -> None:
         await repo.get("x" * 40)
 
 
-async def test_concurrent_claims_never_share_a_task(repo: SqlTaskRepository) -> None:
+async def test_concurrent_claims_never_share_a_task(repo: TaskRepository) -> None:
     tasks = [new_task("import", owner="p", now=utcnow(), input={}) for _ in range(6)]
     for task in tasks:
         await repo.add(task, run=True)
@@ -87,7 +95,7 @@ async def test_concurrent_claims_never_share_a_task(repo: SqlTaskRepository) -> 
     assert sorted(claimed) == sorted(t.id for t in tasks)
 
 
-async def test_a_lease_that_runs_out_lets_another_worker_claim(repo: SqlTaskRepository) -> None:
+async def test_a_lease_that_runs_out_lets_another_worker_claim(repo: TaskRepository) -> None:
     task = new_task("import", owner="p", now=utcnow(), input={})
     await repo.add(task, run=True)
     first = await repo.claim("a", lease=1.5, node=None)
@@ -106,8 +114,8 @@ async def test_a_lease_that_runs_out_lets_another_worker_claim(repo: SqlTaskRepo
     assert await repo.claim("c", lease=60, node=None) is None
 
 
-async def test_node_bound_tasks_stay_on_their_node(repo: SqlTaskRepository) -> None:
-    images = repo.images
+async def test_node_bound_tasks_stay_on_their_node(repos: Repositories) -> None:
+    repo, images = repos.tasks, repos.images
     image = await _image(images)
     task = new_task("api_image_import", owner="p", now=utcnow(), input={}, image_id=image.id)
     importing = image.copy()
@@ -121,8 +129,8 @@ async def test_node_bound_tasks_stay_on_their_node(repo: SqlTaskRepository) -> N
     assert (await images.get(image.id)).status is ImageStatus.IMPORTING
 
 
-async def test_begin_refuses_an_image_that_changed(repo: SqlTaskRepository) -> None:
-    images = repo.images
+async def test_begin_refuses_an_image_that_changed(repos: Repositories) -> None:
+    repo, images = repos.tasks, repos.images
     image = await _image(images)
     changed = image.copy()
     changed.name = "meanwhile"
