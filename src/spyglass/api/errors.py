@@ -66,7 +66,7 @@ def error_response(
 async def handle_spyglass_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SpyglassError)
     if exc.http_status >= 500:
-        log.error("request %s failed: %s", request.scope.get("request_id"), exc.message)
+        log.error("request failed: %s", exc.message)  # the line carries the request id
     retry = exc.retry_after if isinstance(exc, StoreUnavailable | ServiceUnavailable) else None
     headers = None if retry is None else {"Retry-After": str(retry)}
     message = next((words for kind, words in _STORAGE_WORDS if isinstance(exc, kind)), "")
@@ -80,7 +80,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error in request %s", request.scope.get("request_id"))
+    log.exception("unexpected error in the request")
     return error_response(request, 500, "")
 
 

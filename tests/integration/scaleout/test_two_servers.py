@@ -1,9 +1,12 @@
 """Two API servers (separate processes, own ports and caches) behind HAProxy, on one
 PostgreSQL database, one shared filesystem store and RabbitMQ on 5672.
 
-HAProxy comes from ``scripts/haproxy.sh`` (Debian's package), PostgreSQL from the
-machine (``tests/databases.py`` makes a fresh database). Without either the tests
-skip, except under ``CI=true``, where they fail.
+Every test runs in two deployments: the API servers on the database directly, and the
+API servers on one ``spyglass registry`` in front of it (HTTPS, shared token; the
+registry publishes the notifications of the changes it writes). HAProxy comes from
+``scripts/haproxy.sh`` (Debian's package), PostgreSQL from the machine
+(``tests/databases.py`` makes a fresh database). Without either the tests skip, except
+under ``CI=true``, where they fail.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.backends import BACKENDS, Provisioner
 from tests.databases import drop_database, fresh_database
 from tests.load.mixed import LoadReport, run_load
-from tests.server import LiveServer, free_port
+from tests.server import LiveServer, RegistryServer, free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
@@ -46,6 +50,8 @@ class Cluster:
     servers: list[LiveServer]
     balancer: str
     store: Path
+    registry: RegistryServer | None = None
+    """The one registry both servers use (``None``: they use the database directly)."""
 
     def client(self, where: str | LiveServer) -> httpx.Client:
         url = where if isinstance(where, str) else where.url
@@ -67,8 +73,22 @@ def _haproxy(command: str, services: Path, port: int, backends: list[LiveServer]
         _unavailable(f"scripts/haproxy.sh start failed: {done.stderr.strip()}")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def _metadata(
+    deployment: str, connection: str, tmp: Path, notifications: list[str]
+) -> tuple[list[str], list[str], RegistryServer | None]:
+    """How the API servers reach metadata: their ``[DEFAULT]`` lines and their sections,
+    and the registry they share in the registry deployment (started here)."""
+    if deployment == "direct":
+        return [], ["[database]", f"connection = {connection}"], None
+    provisioner = Provisioner(BACKENDS["postgresql-registry"], tmp / "registry-tls")
+    registry = RegistryServer(tmp / "registry", provisioner, connection, notifications)
+    return registry.start().client_lines(), [], registry
+
+
+@pytest.fixture(scope="module", params=["direct", "registry"])
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     if not (ROOT / "scripts" / "haproxy.sh").exists():
         _unavailable("scripts/haproxy.sh is missing")
     tmp = tmp_path_factory.mktemp("scaleout")
@@ -81,22 +101,26 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     )  # fmt: skip
     store = tmp / "shared-images"
     topic = f"scaleout_{uuid.uuid4().hex[:8]}"
+    notifications = [
+        "[oslo_messaging_notifications]",
+        "driver = messagingv2",
+        "transport_url = rabbit://guest:guest@127.0.0.1:5672/",
+        f"topics = {topic}",
+    ]
+    head, database, registry = _metadata(request.param, connection, tmp, notifications)
     servers = []
     for index in range(2):
         data_dir = tmp / f"api{index}"
         server = LiveServer(data_dir)
         server.config_lines = [
-            "transport_url = rabbit://guest:guest@127.0.0.1:5672/",
+            *head,
             f"image_cache_dir = {data_dir / 'cache'}",
             f"worker_self_reference_url = {server.url}",
             "graceful_shutdown_timeout = 5",
-            "[database]",
-            f"connection = {connection}",
+            *database,
             "[glance_store]",
             f"filesystem_store_datadir = {store}",
-            "[oslo_messaging_notifications]",
-            "driver = messagingv2",
-            f"topics = {topic}",
+            *notifications,
             "[recovery]",
             f"upload_lease = {LEASE}",
         ]
@@ -113,11 +137,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    yield Cluster(servers, balancer, store)
+    yield Cluster(servers, balancer, store, registry)
     _haproxy("stop", services, port, servers)
     for server in servers:
         server.stop()
+    if registry is not None:
+        registry.stop()
     asyncio.run(drop_database("postgresql", name))
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(errors="replace").splitlines()
 
 
 def _upload(client: httpx.Client, data: bytes, **fields: object) -> str:
@@ -142,6 +172,9 @@ def test_upload_through_one_download_through_the_other(cluster: Cluster) -> None
         assert first.get(f"/v2/images/{image_id}").status_code == 404
         assert first.get(f"/v2/images/{image_id}/file").status_code == 404
     assert not (cluster.store / image_id).exists()
+    if cluster.registry is not None:  # the metadata went through it, under the request's id
+        calls = [line for line in _lines(cluster.registry.log) if "/rpc/images.add " in line]
+        assert calls and "[req-" in calls[-1], calls
 
 
 def test_listings_agree(cluster: Cluster) -> None:
