@@ -133,5 +133,30 @@ def swift_proxy(swift_main: SwiftProxy) -> Iterator[SwiftProxy]:
     run_script("proxy-stop", str(proxy.port))
 
 
+def single_store_lines(proxy: SwiftProxy, container: str, segment_mib: int) -> list[str]:
+    """Classic single-store options of a server whose default store is this Swift, as a
+    seed-era glance-api.conf has them; images over two segments are segmented."""
+    return [
+        "[glance_store]",
+        "default_store = swift",
+        f"swift_store_auth_address = {proxy.auth_url}",
+        f"swift_store_user = {USER}",
+        f"swift_store_key = {KEY}",
+        "swift_store_auth_version = 1",
+        f"swift_store_container = {container}",
+        "swift_store_create_container_on_put = true",
+        f"swift_store_large_object_size = {2 * segment_mib}",
+        f"swift_store_large_object_chunk_size = {segment_mib}",
+    ]
+
+
+@pytest.fixture(scope="module")
+def module_container(swift_main: SwiftProxy) -> Iterator[str]:
+    """A container of the test module's own, removed with what is left in it at its end."""
+    name = container_name("module")
+    yield name
+    swift_main.remove_container(name)
+
+
 def container_name(purpose: str) -> str:
     return f"spyglass-{purpose}-{uuid.uuid4().hex[:10]}"

@@ -18,42 +18,29 @@ from tests.integration.stores.swift_backend import (
     USER,
     SwiftProxy,
     container_name,
+    module_container,
+    single_store_lines,
     swift_main,
 )
 from tests.memory import MIB, assert_memory_is_flat
 from tests.server import LiveServer, pattern_stream
 
-__all__ = ["cli_env", "swift_main"]  # fixtures
+__all__ = ["cli_env", "module_container", "swift_main"]  # fixtures
 SIZE = 64 * MIB
 SEGMENT_MIB = 8
 
 
 @pytest.fixture(scope="module")
-def container(swift_main: SwiftProxy) -> Iterator[str]:
-    name = container_name("e2e")
-    yield name
-    swift_main.remove_container(name)
+def container(module_container: str) -> str:
+    return module_container
 
 
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, swift_main: SwiftProxy, container: str
 ) -> Iterator[LiveServer]:
-    """Classic single-store options, as a seed-era glance-api.conf has them."""
     live = LiveServer(
-        tmp_path_factory.mktemp("swift-e2e"),
-        [
-            "[glance_store]",
-            "default_store = swift",
-            f"swift_store_auth_address = {swift_main.auth_url}",
-            f"swift_store_user = {USER}",
-            f"swift_store_key = {KEY}",
-            "swift_store_auth_version = 1",
-            f"swift_store_container = {container}",
-            "swift_store_create_container_on_put = true",
-            f"swift_store_large_object_size = {2 * SEGMENT_MIB}",
-            f"swift_store_large_object_chunk_size = {SEGMENT_MIB}",
-        ],
+        tmp_path_factory.mktemp("swift-e2e"), single_store_lines(swift_main, container, SEGMENT_MIB)
     ).start()
     yield live
     live.stop()
