@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from spyglass.errors import StoreUnavailable
 from spyglass.services.gc import OrphanCollector
-from spyglass.stores.base import Store
+from spyglass.stores.base import Store, UnfinishedWrite
 from spyglass.stores.filesystem import FilesystemStore
 from spyglass.stores.registry import StoreSet
 
@@ -107,3 +108,63 @@ async def test_a_store_that_cannot_list_is_skipped_with_the_reason(tmp_path: Pat
     report = (await collector.collect())[0]
     assert report.skipped == "the unlisted store cannot list its data"
     assert report.scanned == 0
+
+
+class HalfWritten(FilesystemStore):
+    """A store holding unfinished writes (as S3 holds multipart uploads), one of which
+    refuses to be aborted."""
+
+    def __init__(self, datadir: Path, writes: list[UnfinishedWrite], listing_fails: bool) -> None:
+        super().__init__("half", datadir=datadir)
+        self.writes = writes
+        self.listing_fails = listing_fails
+        self.aborted: list[str] = []
+
+    async def unfinished_writes(self) -> AsyncIterator[UnfinishedWrite]:
+        if self.listing_fails:
+            raise StoreUnavailable("Store half: the endpoint cannot be reached.")
+        for write in self.writes:
+            yield write
+
+    async def abort_unfinished(self, write: UnfinishedWrite) -> None:
+        if write.handle == "stuck":
+            raise StoreUnavailable("Store half: the endpoint could not abort (500).")
+        self.aborted.append(write.handle)
+
+
+async def test_unfinished_writes_old_and_idle_are_aborted_and_failures_reported(
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC)
+    hours_ago = now - timedelta(hours=2)
+    writes = [
+        UnfinishedWrite(OLD, "old", hours_ago),
+        UnfinishedWrite(KEPT, "stuck", hours_ago),
+        UnfinishedWrite(YOUNG, "young", now),
+        UnfinishedWrite(WRITING, "busy", hours_ago),
+    ]
+    store = HalfWritten(tmp_path, writes, listing_fails=False)
+    await store.open()
+    stores = StoreSet({"half": store}, "half")
+    collector = OrphanCollector(References([], {WRITING}), stores, grace=3600, clock=lambda: now)
+
+    dry = (await collector.collect(dry_run=True))[0]
+    assert [w.handle for w in dry.unfinished] == ["old", "stuck"]
+    assert (dry.aborted, dry.young, store.aborted) == (0, 2, [])
+
+    report = (await collector.collect())[0]
+    assert (report.aborted, store.aborted) == (1, ["old"])
+    assert report.failed == [f"unfinished write stuck of {KEPT}"]
+
+
+async def test_unfinished_writes_that_cannot_be_listed_fail_the_run_not_the_orphans(
+    tmp_path: Path,
+) -> None:
+    store = HalfWritten(tmp_path / "images", [], listing_fails=True)
+    await store.open()
+    await store.add(OLD, _bytes(b"orphan"), size=None)
+    later = datetime.now(UTC) + timedelta(days=1)
+    stores = StoreSet({"half": store}, "half")
+    report = (await OrphanCollector(References([]), stores, clock=lambda: later).collect())[0]
+    assert report.removed == 1
+    assert report.failed == ["unfinished writes: Store half: the endpoint cannot be reached."]
