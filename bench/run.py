@@ -1,9 +1,10 @@
 """Spyglass against upstream Glance, side by side: transfers, metadata, the machine's limits.
 
     python bench/run.py [--quick] [--rounds N]
-                        [--only transfer|metadata|limits|cache|ceilings]
+                        [--only transfer|metadata|limits|cache|ceilings|startup]
                         [--no-upstream] [--output PATH] [--cache-section]
-                        [--ceilings-section] [--baseline REV] [--operations A,B]
+                        [--ceilings-section] [--startup-section] [--baseline REV]
+                        [--operations A,B]
 
 Starts both servers on loopback (Spyglass: uvicorn with 2 workers; upstream Glance 33.0.0
 under uWSGI with 2 processes, installed into its own venv by ``bench/upstream/glance.sh``;
@@ -46,7 +47,7 @@ from suite.servers import (
 )
 
 MIB = 1024 * 1024
-PHASES = ("limits", "transfer", "metadata", "cache", "ceilings")
+PHASES = ("limits", "transfer", "metadata", "cache", "ceilings", "startup")
 TARGET_RSS_MIB = 150
 
 
@@ -257,15 +258,23 @@ def run_ceilings(plan: Plan, results: Results, work: Path) -> None:
     sent = ceilings.best(3, lambda: workloads.file_to_socket(size, work, zero_copy=True))
     results.add("limit sendfile_mb_s", "machine", sent)
     log(f"ceilings: socket to file + md5/sha512 {hashed:.0f} MB/s, sendfile {sent:.0f} MB/s")
+
+
+def run_startup(plan: Plan, results: Results, work: Path) -> None:
+    """``spyglass api`` to its first answer and its workers' memory; with ``--baseline``
+    the other revision in turn (alternating which goes first, round by round)."""
     variants = [("spyglass", None)] + ([("before", plan.baseline)] if plan.baseline else [])
-    for name, source in variants:
-        started = ceilings.start_up(work / "startup", name=name, source=source)
-        results.add("startup seconds", name, started.seconds)
-        results.add("startup worker rss", name, started.worker_rss_mib)
-        log(
-            f"{name}: start-up to first answer {started.seconds:.2f} s, "
-            f"worker RSS at rest {started.worker_rss_mib:.0f} MiB"
-        )
+    for round_index in range(plan.rounds):
+        order = variants if round_index % 2 == 0 else variants[::-1]
+        for name, source in order:
+            started = ceilings.start_up(work / "startup", name=name, source=source)
+            results.add("startup seconds", name, started.seconds)
+            results.add("startup worker rss", name, started.worker_rss_mib)
+            results.add("startup load", name, os.getloadavg()[0])
+            log(
+                f"round {round_index + 1} {name}: start-up to first answer "
+                f"{started.seconds:.2f} s, worker RSS at rest {started.worker_rss_mib:.0f} MiB"
+            )
 
 
 def run_cache(plan: Plan, results: Results, work: Path) -> None:
@@ -600,6 +609,50 @@ def ceiling_rows(results: Results, plan: Plan) -> list[CeilingRow]:
 
 
 CEILINGS_HEADING = "## Ceilings"
+STARTUP_HEADING = "## Start-up"
+STARTUP_PROFILE_HEADING = "## Profile of the start-up"
+"""Written by hand from ``bench/startup_profile.py``; kept as it is."""
+
+
+def startup_section(results: Results, plan: Plan, info: dict[str, str], command: str) -> str:
+    """Start-up to the first answer and the workers' memory, beside ``--baseline``."""
+    names = ["spyglass", *(["before"] if plan.baseline else [])]
+    header = ["figure", "Spyglass", *(["before"] if plan.baseline else []), "target"]
+    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 2) + "|---|"]
+    for key, figure, limit, digits in (
+        ("startup seconds", "start-up to first answer (s)", 1.0, 2),
+        ("startup worker rss", "RSS per worker at rest (MiB)", float(TARGET_RSS_MIB), 0),
+    ):
+        values = [results.median(key, name) for name in names]
+        spread = [results.spread(key, name) for name in names]
+        cells = [
+            f"{fmt(v, digits)} ({fmt(low, digits)}-{fmt(high, digits)})"
+            for v, (low, high) in zip(values, spread, strict=True)
+        ]
+        ok = None if math.isnan(values[0]) else values[0] < limit
+        lines.append(
+            "| " + " | ".join([figure, *cells, verdict(ok, f"<{fmt(limit, digits)}")]) + " |"
+        )
+    loads = [v for name in names for v in results.values.get("startup load", {}).get(name, [])]
+    load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "?"
+    baseline = (
+        f' "before" is revision {plan.baseline_revision}, started in turn with the current'
+        " code (alternating which goes first)."
+        if plan.baseline
+        else ""
+    )
+    return f"""{STARTUP_HEADING}
+
+Command: `{command}`; {info["date"]}, Spyglass revision {info["revision"]}, load average
+{load} during the starts on 2 cores shared with other work (compare only within this
+table).{baseline} Each figure is the median of {plan.rounds} round(s) of 3 starts (the
+lowest and highest in brackets): `spyglass api --workers {WORKERS}` on an existing SQLite
+database, from the process start to its first `200` for `GET /versions`
+(`bench/suite/ceilings.py` `start_up`, polling every 10 ms); RSS is the largest worker's
+after 20 answers.
+
+{chr(10).join(lines)}
+"""
 
 
 def ceilings_section(
@@ -797,7 +850,14 @@ def write_document(
 ) -> None:
     kept = kept_sections(
         path,
-        ("## Memory stays flat", "## Where the time goes", "## Notifications", CEILINGS_HEADING),
+        (
+            "## Memory stays flat",
+            "## Where the time goes",
+            "## Notifications",
+            CEILINGS_HEADING,
+            STARTUP_HEADING,
+            STARTUP_PROFILE_HEADING,
+        ),
     )
     limits = "\n".join(f"| {label} | {value} |" for label, value in limit_rows(results))
     notes = "\n".join(f"- {note}" for note in results.notes) or "- none"
@@ -901,6 +961,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="rewrite only the ceilings section of docs/performance.md",
     )
     parser.add_argument(
+        "--startup-section",
+        action="store_true",
+        help="with --only startup: rewrite only the start-up section of docs/performance.md",
+    )
+    parser.add_argument(
         "--baseline", metavar="REV", help="also run this revision of Spyglass, as 'before'"
     )
     parser.add_argument("--operations", help="comma-separated metadata operations (default all)")
@@ -986,6 +1051,8 @@ def main(argv: list[str] | None = None) -> None:
         run_limits(plan, results, work)
     if "ceilings" in plan.phases:
         run_ceilings(plan, results, work)
+    if "startup" in plan.phases:
+        run_startup(plan, results, work)
     if {"transfer", "metadata"} & set(plan.phases):
         with running(servers, plan.datasets[0]), contextlib.ExitStack() as stack:
             if "transfer" in plan.phases:
@@ -1040,6 +1107,12 @@ def main(argv: list[str] | None = None) -> None:
         section = ceilings_section(results, plan, info, command.strip())
         update_section(output, CEILINGS_HEADING, section)
         log(f"updated {CEILINGS_HEADING[3:]} in {output}")
+        return
+    if args.startup_section:
+        output = args.output or REPO / "docs" / "performance.md"
+        section = startup_section(results, plan, info, command.strip())
+        update_section(output, STARTUP_HEADING, section)
+        log(f"updated {STARTUP_HEADING[3:]} in {output}")
         return
     if args.cache_section:
         output = args.output or REPO / "docs" / "performance.md"

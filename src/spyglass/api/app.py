@@ -22,7 +22,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from spyglass.api import caching
 from spyglass.api.access_log import AccessLogMiddleware
 from spyglass.api.basics import auth_mode as auth_mode  # re-exported: the CLI, the registry
 from spyglass.api.basics import build_stores as build_stores
@@ -208,7 +207,11 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     services = build_services(settings, database, stores, outbox, repositories=repositories)
     imports = build_imports(settings, repositories.tasks, services.uploads)
     services.imports, services.tasks = imports.imports, imports.tasks
-    cache = caching.build_cache(settings, database, services, clock=time.time)
+    cache = None
+    if settings.image_cache_dir:  # the cache's code (and prometheus_client) loads only then
+        from spyglass.api import caching
+
+        cache = caching.build_cache(settings, database, services, clock=time.time)
     versions = VersionsApp(
         settings.public_endpoint,
         cache=cache is not None,
@@ -218,7 +221,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
     )
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def serving(app: Starlette) -> AsyncIterator[None]:
         await stores.open()
         if registry is not None:
             await warn_if_down(registry)
@@ -235,6 +238,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
             if registry is not None:
                 await registry.aclose()
 
+    lifespan = serving if cache is None else caching.with_cache(serving, settings, cache)
     app = Starlette(
         routes=[
             Route("/", versions),
@@ -253,7 +257,7 @@ def build_app(settings: Settings, *, data_dir: Path = Path("data")) -> Starlette
             *build_middleware(settings, services, versions),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=caching.with_cache(lifespan, settings, cache),
+        lifespan=lifespan,
     )
     app.state.services = services
     app.router.redirect_slashes = False

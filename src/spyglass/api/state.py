@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from spyglass.api.v2.views import ViewOptions
-from spyglass.cache.management import CacheManager
 from spyglass.config import Settings
 from spyglass.services.download import DownloadService
 from spyglass.services.images import ImageService
@@ -16,6 +16,9 @@ from spyglass.services.recovery import Recovery
 from spyglass.services.stores import StoreService
 from spyglass.services.tasks import TaskService
 from spyglass.services.upload import UploadService
+
+if TYPE_CHECKING:
+    from spyglass.cache.management import CacheManager
 
 
 @dataclass

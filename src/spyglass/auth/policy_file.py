@@ -9,13 +9,17 @@ named explicitly must exist.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from spyglass.config import Settings
 from spyglass.domain.policy import Policy
 from spyglass.errors import ConfigError
+from spyglass.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import yaml
+else:
+    yaml = lazy_module("yaml")  # loaded when there is a policy file
 
 DEFAULT_NAME = "policy.json"
 

@@ -13,15 +13,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from spyglass.cache.management import CacheManager
 from spyglass.cli.options import ConfigDir, ConfigFiles, DataDir
 from spyglass.config import Settings, load_settings
 from spyglass.context import RequestContext
 from spyglass.errors import ConfigError, SpyglassError
+
+if TYPE_CHECKING:
+    from spyglass.cache.management import CacheManager
 
 T = TypeVar("T")
 

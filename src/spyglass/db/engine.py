@@ -29,14 +29,19 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from spyglass.db import faults
 from spyglass.errors import ConfigError
+from spyglass.lazy import lazy_module
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from spyglass.config import Settings
+else:  # with greenlet, for PostgreSQL and MySQL only (SQLite's engine is a sync one)
+    sqlalchemy_asyncio = lazy_module("sqlalchemy.ext.asyncio")
 
 T = TypeVar("T")
 
@@ -231,7 +236,8 @@ class AsyncDatabase(Database):
 
     async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T:
         with _translated():
-            async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            session = sqlalchemy_asyncio.AsyncSession(self.engine, expire_on_commit=False)
+            async with session:
                 return await session.run_sync(_in_session, work, write)
 
     async def read(self, work: Callable[[Connection], T], *, cheap: bool = False) -> T:
@@ -372,4 +378,4 @@ def create_database(connection: str, pool: PoolOptions | None = None) -> Databas
         options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
     else:
         options["connect_args"] = {"timeout": CONNECT_TIMEOUT}
-    return AsyncDatabase(create_async_engine(async_url(connection), **options))
+    return AsyncDatabase(sqlalchemy_asyncio.create_async_engine(async_url(connection), **options))

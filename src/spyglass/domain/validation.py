@@ -9,11 +9,15 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from spyglass.errors import BadRequest
+from spyglass.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import jsonschema
+else:
+    jsonschema = lazy_module("jsonschema")  # loaded by the first validation
 
 
 @functools.cache
@@ -45,17 +49,25 @@ def _pattern(
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Validator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    jsonschema.Draft4Validator, {"pattern": _pattern}
-)
+@functools.cache
+def _validator_class() -> Any:
+    return jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft4Validator, {"pattern": _pattern}
+    )
 
 
 class SchemaValidator:
+    """Checks documents against one schema, compiled on the first check (start-up builds
+    validators that many servers never use: metadefs, tasks...)."""
+
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self._schema = dict(schema)
-        self._validator = _Validator(self._schema)
         self._properties: Mapping[str, Any] = self._schema["properties"]
         self._name = self._schema.get("name", "object")
+
+    @functools.cached_property
+    def _validator(self) -> Any:
+        return _validator_class()(self._schema)
 
     def validate(self, document: Mapping[str, Any]) -> None:
         error = jsonschema.exceptions.best_match(self._validator.iter_errors(document))

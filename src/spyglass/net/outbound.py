@@ -21,17 +21,17 @@ httpx cannot be told to do.
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import logging
 import socket
 import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urljoin
 
 import anyio
-import httpx
 
 from spyglass.errors import (
     ConfigError,
@@ -41,7 +41,13 @@ from spyglass.errors import (
     RemoteRefused,
     RemoteUnavailable,
 )
+from spyglass.lazy import lazy_module
 from spyglass.net.rules import DEFAULT_PORTS, Address, OutboundLimits, OutboundRules, Target
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")  # loaded by the first outbound fetch
 
 __all__ = [
     "OutboundClient",
@@ -117,24 +123,32 @@ class OutboundClient:
         self.rules = rules
         self.limits = limits or OutboundLimits()
         self.resolver = resolver
-        tls: bool | ssl.SSLContext = verify if isinstance(verify, bool) else _ca_context(verify)
+        self._tls: bool | ssl.SSLContext = (
+            verify if isinstance(verify, bool) else _ca_context(verify)
+        )
+        self._proxies = dict(proxies or {})
+        self._proxied = frozenset(self._proxies)
+        """Schemes that go through an operator's proxy (``http_proxy_information``): the
+        address is checked here, but the proxy resolves the name again and connects."""
+
+    @functools.cached_property
+    def _client(self) -> httpx.AsyncClient:
+        """Made by the first request: most servers never fetch a remote URL, and httpx
+        loads with it (``spyglass.lazy``)."""
         timeout = httpx.Timeout(
             self.limits.read_timeout,
             connect=self.limits.connect_timeout,
             pool=self.limits.connect_timeout,
         )
         mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
-        self._proxied = frozenset(proxies or ())
-        """Schemes that go through an operator's proxy (``http_proxy_information``): the
-        address is checked here, but the proxy resolves the name again and connects."""
-        for scheme, proxy in (proxies or {}).items():
+        for scheme, proxy in self._proxies.items():
             mounts[f"{scheme}://"] = httpx.AsyncHTTPTransport(
                 proxy=proxy if "://" in proxy else f"http://{proxy}",
-                verify=tls,
+                verify=self._tls,
                 limits=httpx.Limits(max_keepalive_connections=0),
             )
-        self._client = httpx.AsyncClient(
-            verify=tls,
+        return httpx.AsyncClient(
+            verify=self._tls,
             timeout=timeout,
             limits=httpx.Limits(max_keepalive_connections=0),
             trust_env=False,
@@ -143,7 +157,8 @@ class OutboundClient:
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if "_client" in self.__dict__:  # made
+            await self._client.aclose()
 
     def check(self, url: str) -> Target:
         """The scheme, host and port rules alone (no DNS), for early 400s."""

@@ -16,15 +16,19 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from spyglass import request_ids
 from spyglass.config import Settings
 from spyglass.errors import ConfigError, RegistryUnavailable, SpyglassError
+from spyglass.lazy import lazy_module
 from spyglass.registry.protocol import CALLS, decode_error
 from spyglass.registry.trust import TOKEN_HEADER
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")  # loaded by the first call to a registry
 
 log = logging.getLogger(__name__)
 

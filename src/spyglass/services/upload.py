@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -21,6 +22,7 @@ from spyglass.context import RequestContext
 from spyglass.domain.image import Image, ImageStatus, Location
 from spyglass.domain.states import transition
 from spyglass.errors import BadRequest, Conflict, Gone, ImageNotFound, ImageTooLarge
+from spyglass.lazy import lazy_module
 from spyglass.notify.events import upload_failed
 from spyglass.services.images import ImageService
 from spyglass.services.ports import ImageRepository, TransferLeases
@@ -30,9 +32,14 @@ from spyglass.services.stores import new_location, upload_target
 from spyglass.stores.base import Store
 from spyglass.streams.chunking import rechunk
 from spyglass.streams.digest import Digester, Digests
-from spyglass.streams.inspect import FormatInspector, InvalidImageData
 from spyglass.streams.limits import limit_size
 from spyglass.types import ByteStream
+
+if TYPE_CHECKING:
+    from spyglass.streams import inspect as format_inspection
+    from spyglass.streams.inspect import FormatInspector
+else:  # oslo.utils' inspectors (with strutils' regexes) load with the first upload
+    format_inspection = lazy_module("spyglass.streams.inspect")
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +217,9 @@ class UploadService:
         digester = Digester(self.hashing_algorithm) if hashes else None
         counter = _Counter()
         stream = counter.wrap(stream) if digester is None else digester.wrap(stream)
-        inspector = FormatInspector() if inspect and image.container_format == "bare" else None
+        inspector = None
+        if inspect and image.container_format == "bare":
+            inspector = format_inspection.FormatInspector()
         if inspector is not None:
             stream = inspector.wrap(stream)
         if verifier is not None:
@@ -276,7 +285,7 @@ class UploadService:
         """Judge the inspected format; mismatches are fatal only if configured so."""
         try:
             return inspector.judge(disk_format, nonfatal=self.gpt_nonfatal).virtual_size
-        except InvalidImageData as exc:
+        except format_inspection.InvalidImageData as exc:
             if self.require_format_match:
                 raise
             log.warning("image data does not match its disk_format: %s", exc.message)

@@ -8,15 +8,17 @@ reached.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from spyglass.api.v2.common import context, require_no_body, services
-from spyglass.cache.index import CacheEntry
-from spyglass.cache.management import CacheManager
 from spyglass.errors import NotFound
+
+if TYPE_CHECKING:
+    from spyglass.cache.index import CacheEntry
+    from spyglass.cache.management import CacheManager
 
 NODE_HEADER = "x-image-cache-node"
 CLEAR_TARGET_HEADER = "x-image-cache-clear-target"

@@ -9,14 +9,18 @@ here, as the v1 API itself is gone. Answers are upstream's: lists under
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spyglass.api.v2.cache import answer, entry_document, manager
 from spyglass.api.v2.common import context, require_no_body
-from spyglass.cache.management import CacheManager
 from spyglass.errors import NotFound
+
+if TYPE_CHECKING:
+    from spyglass.cache.management import CacheManager
 
 _PREFIXES = ("/v1/cached_images", "/v1/queued_images")
 

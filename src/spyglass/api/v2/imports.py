@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from spyglass.api.v2.common import context, json_body, services
 from spyglass.api.v2.image_data import body_stream, content_length, declared_size
 from spyglass.errors import NotFound, StoreUnavailable, UnsupportedMediaType
+from spyglass.lazy import lazy_module
 from spyglass.services.imports import ImportService, ProxyTo
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")  # loaded by the first proxied import call
 
 _FORWARDED = (
     "x-auth-token",
