@@ -12,7 +12,7 @@ from spyglass.db.schema_head import HEAD, VERSION_TABLE, at_head
 
 
 def test_head_names_the_newest_migration() -> None:
-    assert head() == HEAD
+    assert head() == HEAD, "a new migration: set HEAD in src/spyglass/db/schema_head.py"
 
 
 async def test_only_a_schema_recording_head_is_at_head(tmp_path: Path) -> None:
