@@ -58,13 +58,21 @@ from spyglass.stores.rbd_cluster import (
     Writer,
     load_bindings,
 )
+from spyglass.streams.chunking import rechunk
 from spyglass.types import ByteStream
 
 MIB = 1024 * 1024
 MAX_THREADS = 8
 READ_CHUNK = 1 * MIB
-WRITE_CHUNK = 2 * MIB
-"""Bytes per write (at most the object size): a few in flight keep memory low."""
+MIN_WRITE = 1 * MIB
+"""Smaller pieces are gathered up to this (the pipeline's chunks already are this size,
+and pass untouched)."""
+THIN_PIECE = 2 * MIB
+"""Piece size with thin provisioning: a power of two, so it divides every object size
+from 2 MiB up."""
+IN_FLIGHT = 4 * MIB
+"""Bytes of writes in flight per upload: enough for the osd to work on a few while the
+next arrive, and all the memory an upload holds beyond the pipeline's chunks."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -256,22 +264,35 @@ class RbdStore(Store):
         return WriteResult(location=(location or RbdLocation(image_id)).uri(), size=written)
 
     async def _write(self, image: Any, data: ByteStream, capacity: int, *, known: bool) -> int:
-        """Write the stream in pieces that fill whole objects (a few writes in flight);
+        """Write the stream's chunks where they fall, ``IN_FLIGHT`` bytes of them at once;
         grow the image when it is too small (doubling the step up to 8 GiB when the size
-        is unknown). Returns the bytes written."""
-        writer = Writer(image, thin=self.thin_provisioning)
+        is unknown). Returns the bytes written. Whatever ends the upload, no chunk is
+        released before librbd is done with it."""
+        writer = Writer(image, budget=IN_FLIGHT, thin=self.thin_provisioning)
         offset, step = 0, self.chunk_size
-        async for chunk in _pieces(data, min(self.chunk_size, WRITE_CHUNK)):
-            end = offset + len(chunk)
-            grow_to = None
-            if end > capacity:
-                if not known:
-                    step = min(step * 2, MAX_RESIZE_STEP)
-                capacity = grow_to = max(end, capacity + step)
-            await self._run("writing", writer.write, chunk, offset, grow_to)
-            offset = end
-        await self._run("writing", writer.drain)
+        try:
+            async for chunk in self._chunks(data):
+                end = offset + len(chunk)
+                grow_to = None
+                if end > capacity:
+                    if not known:
+                        step = min(step * 2, MAX_RESIZE_STEP)
+                    capacity = grow_to = max(end, capacity + step)
+                await self._run("writing", writer.write, chunk, offset, grow_to)
+                offset = end
+            await self._run("writing", writer.drain)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(writer.abandon)
+            raise
         return offset
+
+    def _chunks(self, data: ByteStream) -> ByteStream:
+        """The pipeline's chunks as they are; with thin provisioning, pieces that never
+        straddle two objects, so that a run of zeros skips whole objects."""
+        if self.thin_provisioning:
+            return _aligned_pieces(data, min(1 << self.order, THIN_PIECE))
+        return rechunk(data, min(1 << self.order, MIN_WRITE))
 
     # -- reading ------------------------------------------------------------------------
 
@@ -351,9 +372,8 @@ class RbdStore(Store):
         )
 
 
-async def _pieces(source: ByteStream, size: int) -> ByteStream:
-    """The stream in pieces of exactly ``size`` bytes (the last may be shorter), so no
-    write straddles two RADOS objects."""
+async def _aligned_pieces(source: ByteStream, size: int) -> ByteStream:
+    """The stream in pieces of exactly ``size`` bytes (the last may be shorter)."""
     pending = bytearray()
     async for piece in source:
         pending += piece

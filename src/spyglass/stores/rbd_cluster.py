@@ -14,6 +14,7 @@ images that a failure could not remove (the cluster was down) are handed to
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import logging
@@ -38,6 +39,7 @@ from spyglass.errors import (
     StoreMisconfigured,
     StoreUnavailable,
 )
+from spyglass.stores import rbd_malloc
 
 SNAPSHOT = "snap"
 PARTIAL = ".partial-"
@@ -64,9 +66,11 @@ class Bindings:
 def load_bindings() -> Bindings:
     """The ``rados`` and ``rbd`` modules, or a ``ConfigError`` that says how to get them."""
     try:
-        return Bindings(importlib.import_module("rados"), importlib.import_module("rbd"))
+        bindings = Bindings(importlib.import_module("rados"), importlib.import_module("rbd"))
     except ImportError as exc:
         raise ConfigError(f"store driver 'rbd': {exc}; {INSTALL_HINT}") from None
+    rbd_malloc.tune()
+    return bindings
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +129,17 @@ class Cluster:
             return self._handle
 
     def _connect(self) -> Any:
+        """A new connection, with what the driver needs set on it, whatever ceph.conf says.
+
+        ``rbd_cache = false``: the driver writes whole images once and reads them
+        sequentially, so a writeback cache would only hold a second copy of the bytes.
+        ``rbd_disable_zero_copy_writes = false``: librbd then writes from the caller's
+        buffer instead of copying every write (its default, to guard against callers that
+        change a buffer under a write); the chunks are immutable bytes that ``Writer``
+        keeps until their writes complete, so memory in flight is one copy, not two.
+        """
         config, rados = self.config, self.b.rados
-        options: dict[str, str] = {"rbd_cache": "false"}
+        options: dict[str, str] = {"rbd_cache": "false", "rbd_disable_zero_copy_writes": "false"}
         if config.timeout >= 0:
             t = str(config.timeout)
             options |= {
@@ -330,15 +343,20 @@ class Cluster:
 
 
 class Writer:
-    """Writes into an open image with up to ``depth`` writes in flight (librbd's aio), so
-    the cluster works on one piece while the next arrives; memory stays at ``depth``
-    pieces."""
+    """Writes into an open image with at most ``budget`` bytes in flight (librbd's aio),
+    so the cluster works on a few pieces while the next arrive.
 
-    def __init__(self, image: Any, *, depth: int = 2, thin: bool = False) -> None:
+    librbd writes straight from each chunk (the connection sets
+    ``rbd_disable_zero_copy_writes = false``, see :meth:`Cluster._connect`), so the
+    writer keeps every chunk referenced until its write completes: the bytes in flight
+    are the pipeline's own chunks, never a second copy."""
+
+    def __init__(self, image: Any, *, budget: int, thin: bool = False) -> None:
         self.image = image
-        self.depth = depth
+        self.budget = budget
         self.thin = thin
-        self._inflight: deque[Any] = deque()
+        self._inflight: deque[tuple[Any, bytes]] = deque()
+        self._held = 0
 
     def write(self, chunk: bytes, offset: int, grow_to: int | None) -> None:
         if grow_to is not None:
@@ -346,21 +364,32 @@ class Writer:
             self.image.resize(grow_to)
         if self.thin and chunk.count(0) == len(chunk):
             return  # a hole reads as zeros
-        self._inflight.append(self.image.aio_write(chunk, offset, _ignore))
-        while len(self._inflight) > self.depth:
+        while self._inflight and self._held + len(chunk) > self.budget:
             self._wait_oldest()
+        self._inflight.append((self.image.aio_write(chunk, offset, _ignore), chunk))
+        self._held += len(chunk)
 
     def drain(self) -> None:
         while self._inflight:
             self._wait_oldest()
 
     def _wait_oldest(self) -> None:
-        done = self._inflight.popleft()
+        done, chunk = self._inflight.popleft()
         done.wait_for_complete_and_cb()
+        self._held -= len(chunk)
         result = done.get_return_value()
         if result < 0:
-            self._inflight.clear()  # closing the image waits for the rest
+            self.abandon()
             raise OSError(-result, os.strerror(-result))
+
+    def abandon(self) -> None:
+        """Wait for every write still in flight, ignoring how it ends: librbd reads
+        the chunks until then, so they may not be released before."""
+        while self._inflight:
+            done, _ = self._inflight.popleft()
+            with contextlib.suppress(Exception):
+                done.wait_for_complete_and_cb()
+        self._held = 0
 
 
 def _ignore(completion: Any) -> None:

@@ -31,7 +31,7 @@ from spyglass.errors import (
 )
 from spyglass.stores.base import ByteRange
 from spyglass.stores.rbd import RbdLocation, RbdStore
-from spyglass.stores.rbd_cluster import PARTIAL, Bindings
+from spyglass.stores.rbd_cluster import PARTIAL, Bindings, Writer
 
 FSID = "4f1a6e0e-3c57-4b6e-8b5e-0a7c1f7a9d11"
 KIB = 1024
@@ -314,7 +314,7 @@ async def test_add_writes_one_image_with_a_protected_snapshot(
     assert image.order == 16  # log2 of the 64 KiB chunk size
     assert image.snaps == {"snap": True}
     assert bytes(image.data) == data
-    assert image.writes == 4  # object-sized writes, not one per piece
+    assert image.writes == 3  # pieces gathered into writes of an object or more
     assert await read_all(store, written.location) == data
     assert await store.get_size(written.location) == len(data)
     assert store.image_of(written.location) == "img-1"
@@ -385,6 +385,72 @@ async def test_thin_provisioning_skips_runs_of_zeros(ceph: FakeCeph) -> None:
     written = await store.add("thin", pieces(data), size=len(data))
     assert ceph.pools["images"]["thin"].writes == 1
     assert await read_all(store, written.location) == data
+
+
+class _Pending:
+    def __init__(self) -> None:
+        self.done = False
+
+    def wait_for_complete_and_cb(self) -> None:
+        self.done = True
+
+    def get_return_value(self) -> int:
+        return 0
+
+
+class _SlowImage:
+    """An image whose writes complete only when waited for."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[_Pending, bytes]] = []
+
+    def aio_write(self, chunk: bytes, offset: int, oncomplete: Any) -> _Pending:
+        self.writes.append((_Pending(), chunk))
+        return self.writes[-1][0]
+
+    def in_flight(self) -> int:
+        return sum(len(chunk) for done, chunk in self.writes if not done.done)
+
+
+def test_the_writer_keeps_at_most_its_budget_in_flight() -> None:
+    """librbd writes from the chunks themselves (zero-copy), so the writer holds each
+    until its write completes; waiting for the oldest keeps the bytes in flight bounded."""
+    image = _SlowImage()
+    writer = Writer(image, budget=3 * KIB)
+    for n in range(6):
+        writer.write(payload(KIB), n * KIB, None)
+        assert image.in_flight() <= 3 * KIB
+    assert image.in_flight() == 3 * KIB
+    writer.drain()
+    assert image.in_flight() == 0
+
+
+async def test_a_stream_failing_mid_upload_waits_for_writes_in_flight(ceph: FakeCeph) -> None:
+    store = make_store(ceph)
+    image = _SlowImage()
+    writer_of: list[Writer] = []
+
+    class Watched(Writer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            writer_of.append(self)
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield payload(100 * KIB)
+        raise ImageTooLarge("too large")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("spyglass.stores.rbd.Writer", Watched)
+        with pytest.raises(ImageTooLarge):
+            await store._write(image, broken(), 10**6, known=True)
+    assert image.writes and image.in_flight() == 0  # none released before librbd was done
+    assert writer_of[0]._held == 0
+
+
+async def test_the_connection_writes_without_copies_or_cache(store: RbdStore) -> None:
+    conf = store.cluster.connected().conf
+    assert conf["rbd_disable_zero_copy_writes"] == "false"
+    assert conf["rbd_cache"] == "false"
 
 
 @pytest.mark.parametrize("image_id", ["../x", "a/b", "x" + PARTIAL + "1", ""])
