@@ -141,7 +141,18 @@ class Spyglass(Server):
         self.data.mkdir(parents=True, exist_ok=True)
         config = self.data / "spyglass-api.conf"
         config.write_text("[DEFAULT]\n" + "\n".join(self.config_lines) + "\n")
-        command = [
+        command = self.command(config)
+        env = dict(os.environ)
+        if self.source is not None:  # ahead of the venv's editable install of this tree
+            env["PYTHONPATH"] = str(self.source)
+        with (self.data / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+            )
+
+    def command(self, config: Path) -> list[str]:
+        """How this server is started: ``spyglass api`` (others serve the same app)."""
+        return [
             str(REPO / ".venv" / "bin" / "spyglass"),
             "api",
             "--config-file",
@@ -155,13 +166,6 @@ class Spyglass(Server):
             "--workers",
             str(WORKERS),
         ]
-        env = dict(os.environ)
-        if self.source is not None:  # ahead of the venv's editable install of this tree
-            env["PYTHONPATH"] = str(self.source)
-        with (self.data / "server.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
-            )
 
     def stop(self) -> None:
         process, self.process = self.process, None

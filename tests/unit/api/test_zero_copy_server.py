@@ -4,6 +4,7 @@ Either way the client gets the same bytes, and the connection stays usable."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -61,51 +62,62 @@ def _app(store: FilesystemStore, seen: list[list[str]]) -> Starlette:
     return Starlette(routes=[Route("/file", download)])
 
 
-@pytest.fixture(params=["zero-copy", "streamed"])
-def server(
-    request: pytest.FixtureRequest, data: tuple[FilesystemStore, bytes]
-) -> Iterator[tuple[str, list[list[str]]]]:
-    seen: list[list[str]] = []
-    protocol: Any = BoundedHttpToolsProtocol if request.param == "zero-copy" else _NoZeroCopy
+@contextlib.contextmanager
+def _serving(
+    store: FilesystemStore, protocol: Any, seen: list[list[str]], **config: Any
+) -> Iterator[tuple[str, threading.Thread]]:
+    """A real uvicorn server in a thread, on the project's protocol; its URL and thread."""
     sock = socket.create_server(("127.0.0.1", 0))
     options: dict[str, Any] = {"http": functools.partial(protocol, max_header_line=16384)}
-    config = uvicorn.Config(
-        _app(data[0], seen),
-        loop="uvloop",
-        log_level="warning",
-        lifespan="off",
-        **options,
-    )
-    uv = uvicorn.Server(config)
+    uv = uvicorn.Server(
+        uvicorn.Config(
+            _app(store, seen), loop="uvloop", log_level="warning", lifespan="off",
+            **options, **config,
+        )
+    )  # fmt: skip
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not uv.started and time.monotonic() < deadline:
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", seen
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", thread
     finally:
         uv.should_exit = True
-        thread.join(10)
+        thread.join(15)
         sock.close()
 
 
+@pytest.fixture(params=["zero-copy", "streamed"])
+def server(
+    request: pytest.FixtureRequest, data: tuple[FilesystemStore, bytes]
+) -> Iterator[tuple[str, list[list[str]]]]:
+    seen: list[list[str]] = []
+    protocol = BoundedHttpToolsProtocol if request.param == "zero-copy" else _NoZeroCopy
+    with _serving(data[0], protocol, seen) as (url, _):
+        yield url, seen
+
+
 @pytest.fixture
-def spans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The byte counts ``sendfile`` was asked for (the real function still runs)."""
-    asked: list[int] = []
+def sends(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """For each ``sendfile`` send: the count asked for, then, once it returned, the bytes
+    it sent (the real function still runs)."""
+    calls: list[list[int]] = []
     real = zero_copy.send_span
 
-    def counting(target: int, source: int, offset: int, count: int, stop: Any) -> int:
-        asked.append(count)
-        return real(target, source, offset, count, stop)
+    def recording(target: int, source: int, offset: int, count: int, stop: Any) -> int:
+        call = [count]
+        calls.append(call)
+        sent = real(target, source, offset, count, stop)
+        call.append(sent)
+        return sent
 
-    monkeypatch.setattr(zero_copy, "send_span", counting)
-    return asked
+    monkeypatch.setattr(zero_copy, "send_span", recording)
+    return calls
 
 
 def test_whole_and_ranged_downloads(
-    server: tuple[str, list[list[str]]], data: tuple[FilesystemStore, bytes], spans: list[int]
+    server: tuple[str, list[list[str]]], data: tuple[FilesystemStore, bytes], sends: list[list[int]]
 ) -> None:
     url, seen = server
     content = data[1]
@@ -118,7 +130,8 @@ def test_whole_and_ranged_downloads(
     assert ranged.status_code == 206 and ranged.content == content[1000:2001000]
     assert tail.content == content[-7:]
     zero = seen[0] == [zero_copy.EXTENSION]
-    assert spans == ([SIZE, 2_000_000, 7] if zero else [])
+    expected = [[SIZE, SIZE], [2_000_000, 2_000_000], [7, 7]]
+    assert sends == (expected if zero else [])
     assert all(extensions == seen[0] for extensions in seen)
 
 
@@ -133,3 +146,32 @@ def test_a_client_that_leaves_early_does_not_hurt_the_next(
     with httpx.Client(base_url=url, timeout=30, trust_env=False) as client:
         again = client.get("/file", headers={"Range": "bytes=0-99"})
     assert again.content == data[1][:100]
+
+
+def test_shutdown_cuts_a_stalled_zero_copy_send_at_its_limit(
+    data: tuple[FilesystemStore, bytes], sends: list[list[int]]
+) -> None:
+    """A client that stops reading holds the ``sendfile`` thread in ``poll``; past
+    ``timeout_graceful_shutdown`` the server still stops, and the thread with it."""
+    with _serving(data[0], BoundedHttpToolsProtocol, [], timeout_graceful_shutdown=1) as (
+        url,
+        thread,
+    ):
+        port = int(url.rsplit(":", 1)[1])
+        stalled = socket.create_connection(("127.0.0.1", port))
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        stalled.sendall(b"GET /file HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert stalled.recv(64).startswith(b"HTTP/1.1 200")
+        deadline = time.monotonic() + 10
+        while not sends and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the socket's buffers are full: the send waits
+        assert len(sends) == 1 and sends[0] == [SIZE]  # still sending
+        stopping = time.monotonic()
+    # leaving the block asked the server to stop and waited for it
+    assert not thread.is_alive() and time.monotonic() - stopping < 10
+    deadline = time.monotonic() + 5
+    while len(sends[0]) == 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(sends[0]) == 2 and sends[0][1] < SIZE  # the sender gave up, cut short
+    stalled.close()
