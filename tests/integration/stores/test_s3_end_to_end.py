@@ -5,15 +5,19 @@ checksums the server reports; the server's memory stays flat whatever the image 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -174,3 +178,101 @@ def test_peak_rss_is_flat_on_s3(
     multipart above, and the same peak either way."""
     server = _s3_server(server_factory, backend, bucket)
     assert_memory_is_flat(server, small=16 * MIB, large=192 * MIB)
+
+
+def _gc(server: LiveServer, *args: str) -> str:
+    command = [sys.executable, "-m", "spyglass", "gc", "--config-file", str(server.config)]
+    command += ["--data-dir", str(server.data_dir), "--no-progress", "--grace", "0", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"spyglass gc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def _endless_upload(server: LiveServer, image_id: str, stop: threading.Event) -> threading.Thread:
+    """An upload of unknown size that goes on until ``stop`` (or the server dies)."""
+
+    def body() -> Iterator[bytes]:
+        while not stop.is_set():
+            yield os.urandom(MIB)
+            time.sleep(0.05)
+
+    def send() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the server is killed under it
+            httpx.put(
+                f"{server.url}/v2/images/{image_id}/file", content=body(), timeout=120,
+                headers={"Content-Type": "application/octet-stream"}, trust_env=False,
+            )  # fmt: skip
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+def _uploads(port: int, access: str, secret: str, bucket: str) -> dict[str, int]:
+    """Unfinished multipart uploads in the bucket: key -> parts stored."""
+    return anyio.run(_listed_uploads, port, access, secret, bucket)
+
+
+async def _listed_uploads(port: int, access: str, secret: str, bucket: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    async with s3_client(port, access, secret) as client:
+        listed = await client.list_multipart_uploads(Bucket=bucket)
+        for upload in listed.get("Uploads", []):
+            parts = await client.list_parts(
+                Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+            )
+            found[upload["Key"]] = len(parts.get("Parts", []))
+    return found
+
+
+def test_gc_aborts_the_multipart_upload_of_a_killed_server(
+    server_factory: Callable[..., LiveServer], backend: tuple[int, str, str], bucket: str
+) -> None:
+    port, access, secret = backend
+    sizes = ("s3_store_large_object_size = 5", "s3_store_large_object_chunk_size = 5")
+    server = _s3_server(server_factory, backend, bucket, *sizes, "[recovery]", "upload_lease = 1")
+    created = httpx.post(
+        f"{server.url}/v2/images", json={"disk_format": "raw", "container_format": "bare"}
+    )
+    image_id = created.json()["id"]
+    stop = threading.Event()
+    _endless_upload(server, image_id, stop)
+    try:
+        for _ in range(600):  # until a part of the upload is in the bucket
+            if _uploads(port, access, secret, bucket).get(image_id):
+                break
+            time.sleep(0.1)
+        assert server.process is not None
+        server.process.kill()  # no abort of any kind
+        server.process.wait()
+    finally:
+        stop.set()
+    assert _uploads(port, access, secret, bucket).get(image_id)
+
+    # still `saving` (no server has recovered it yet): a live upload to gc, left alone
+    assert "1 too young or being written" in _gc(server)
+    assert image_id in _uploads(port, access, secret, bucket)
+
+    server.start(timeout=90)  # recovers the image to `queued` once its lease has expired
+    with httpx.Client(base_url=server.url, timeout=60, trust_env=False) as client:
+        for _ in range(300):
+            if client.get(f"/v2/images/{image_id}").json()["status"] == "queued":
+                break
+            time.sleep(0.1)
+        assert client.get(f"/v2/images/{image_id}").json()["status"] == "queued"
+
+        dry = _gc(server, "--dry-run")
+        assert f" of {image_id} (last part " in dry
+        assert "1 unfinished upload(s) would be aborted" in dry
+        assert image_id in _uploads(port, access, secret, bucket)
+        assert "1 unfinished upload(s) aborted" in _gc(server)
+        assert _uploads(port, access, secret, bucket) == {}
+
+        data = os.urandom(6 * MIB)  # a multipart upload again, from the same image
+        stored = client.put(
+            f"/v2/images/{image_id}/file",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert stored.status_code == 204, stored.text
+        assert client.get(f"/v2/images/{image_id}/file").content == data
