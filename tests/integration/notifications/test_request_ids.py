@@ -4,8 +4,8 @@ A real API server in front of a real ``spyglass registry`` (``tests.backends``' 
 configurations), identity from trusted headers so that the caller's
 ``x-openstack-request-id`` is kept. The registry publishes the events its writes record
 (its outbox), to the machine's RabbitMQ, where an oslo.messaging listener reads the id as
-the message context's ``request_id``. A v1 copy-from shows the id staying with work done
-after the answer went out.
+the message context's ``request_id``. A v1 copy-from and a web-download import (run by
+the task worker) show the id staying with work done after the answer went out.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def server(
     server = LiveServer(
         tmp_path / "api",
         [
+            "enabled_import_methods = web-download",
+            f"node_staging_uri = file://{tmp_path / 'staging'}",
             *notifications,
             "[paste_deploy]",
             "flavor = trusted-auth",
@@ -167,3 +169,34 @@ def test_work_after_the_answer_keeps_the_requests_id(
     ]
     assert len(saves) == 2, registry  # saving, then active: both after the answer
     assert [line for line in registry if "/rpc/leases.hold" in line], registry
+
+
+def test_an_import_task_runs_under_the_id_of_the_request_that_asked_for_it(
+    server: LiveServer, main_broker: int, topic: str, origin: HttpOrigin
+) -> None:
+    """The task worker claims the task from the registry's queue and runs it under the id
+    recorded with it: its registry calls and the image's events from then on carry it."""
+    request_id = f"req-{uuid.uuid4()}"
+    with _listening_client(server, main_broker, topic) as (listener, http):
+        created = http.post(
+            "/v2/images",
+            json={"name": "imported", "disk_format": "raw", "container_format": "bare"},
+            headers=CALLER,
+        )
+        image_id = created.json()["id"]
+        method = {"name": "web-download", "uri": origin.put("/web.raw", DATA)}
+        asked = http.post(
+            f"/v2/images/{image_id}/import",
+            json={"method": method},
+            headers={**CALLER, "X-Openstack-Request-Id": request_id},
+        )
+        assert asked.status_code == 202, asked.text
+        events = _events_of(listener, image_id, "image.activate")
+
+    assert server.registry is not None
+    assert events[0].event_type == "image.create"
+    later = events[1:]
+    assert "image.activate" in [m.event_type for m in later]
+    assert {m.context.get("request_id") for m in later} == {request_id}, later
+    registry = _lines_with(server.registry.log, request_id, '"POST /rpc/tasks.finish HTTP/1.1"')
+    assert [line for line in registry if "/rpc/tasks.finish" in line], registry
