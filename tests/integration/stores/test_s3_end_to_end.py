@@ -216,7 +216,10 @@ def _uploads(port: int, access: str, secret: str, bucket: str) -> dict[str, int]
 async def _listed_uploads(port: int, access: str, secret: str, bucket: str) -> dict[str, int]:
     found: dict[str, int] = {}
     async with s3_client(port, access, secret) as client:
-        listed = await client.list_multipart_uploads(Bucket=bucket)
+        try:
+            listed = await client.list_multipart_uploads(Bucket=bucket)
+        except client.exceptions.NoSuchBucket:
+            return found  # the store makes it with the first upload
         for upload in listed.get("Uploads", []):
             parts = await client.list_parts(
                 Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
