@@ -178,7 +178,7 @@ class RbdStore(Store):
 
     async def open(self) -> None:
         """Connect, learn the cluster's fsid and check the pool exists; a pool that
-        is missing leaves the store read-only (other pools' locations stay readable).
+        is missing leaves the store read-only.
         Partial images of uploads that a killed server left are handed to the janitor."""
         await self._run("connecting", self.cluster.connected)
         await self._run("checking the pool", self.cluster.check_pool)
@@ -199,20 +199,36 @@ class RbdStore(Store):
         await self._run("disconnecting", self.cluster.shutdown)
 
     def location_of(self, url: str) -> RbdLocation:
+        """``url`` parsed, if it names a finished image in this store's pool (the legacy
+        ``rbd://image`` always does); else ``BadStoreUri``.
+
+        Another pool or another cluster is refused, as the S3 store refuses another
+        bucket: the pool is the store's data area, and a location elsewhere could name
+        data of Cinder, Nova or another tenant, which an image owner who may set
+        locations could then read, or delete along with the image. An operator with
+        images in several pools configures a backend for each (multi-store).
+        """
         location = RbdLocation.parse(url)
-        if not _SAFE_NAME.match(location.image):
+        if not _SAFE_NAME.match(location.image) or PARTIAL in location.image:
             raise BadStoreUri("Invalid RBD image name in the location.")
+        fsid = self.cluster.fsid
+        foreign_cluster = location.fsid is not None and fsid is not None and location.fsid != fsid
+        if location.pool not in (None, self.pool) or foreign_cluster:
+            raise BadStoreUri(
+                f"Location is outside store {self.backend_id}'s Ceph cluster and pool."
+            )
         return location
+
+    async def _located(self, url: str) -> RbdLocation:
+        """:meth:`location_of` once connected, so that the cluster's fsid is known."""
+        await self._run("connecting", self.cluster.connected)
+        return self.location_of(url)
 
     def image_of(self, location: str) -> str | None:
         try:
-            loc = self.location_of(location)
+            return self.location_of(location).image
         except BadStoreUri:
             return None
-        fsid = self.cluster.fsid
-        if loc.pool not in (None, self.pool) or (loc.fsid and fsid and loc.fsid != fsid):
-            return None
-        return None if PARTIAL in loc.image else loc.image
 
     async def inventory(self) -> AsyncIterator[StoredObject]:
         """The pool's finished images named as image ids (other RBD images of a shared pool,
@@ -297,7 +313,7 @@ class RbdStore(Store):
     # -- reading ------------------------------------------------------------------------
 
     async def get(self, location: str, *, byte_range: ByteRange | None = None) -> ReadResult:
-        loc = self.location_of(location)
+        loc = await self._located(location)
         total = await self._run(
             "reading the size", self.cluster.size, loc.pool, loc.image, loc.snapshot
         )
@@ -327,7 +343,7 @@ class RbdStore(Store):
                 await anyio.to_thread.run_sync(_close_quietly, image)
 
     async def get_size(self, location: str) -> int:
-        loc = self.location_of(location)
+        loc = await self._located(location)
         return await self._run(
             "reading the size", self.cluster.size, loc.pool, loc.image, loc.snapshot
         )
@@ -336,13 +352,13 @@ class RbdStore(Store):
 
     async def check_deletable(self, location: str) -> None:
         """``InUse`` while clones of the image's snapshot exist."""
-        loc = self.location_of(location)
+        loc = await self._located(location)
         clones = self.cluster.has_clones
         if await self._run("listing clones", clones, loc.pool, loc.image, loc.snapshot):
             raise self._in_use()
 
     async def delete(self, location: str) -> None:
-        loc = self.location_of(location)
+        loc = await self._located(location)
         try:
             await self._run("deleting", self.cluster.delete, loc.pool, loc.image, loc.snapshot)
         except InUse:

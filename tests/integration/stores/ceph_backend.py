@@ -74,14 +74,15 @@ class Ceph:
     rados: Any
     rbd: Any
 
-    def ioctx(self) -> Any:
-        ctx = self.admin.open_ioctx(self.pool)
+    def ioctx(self, pool: str | None = None) -> Any:
+        ctx = self.admin.open_ioctx(pool or self.pool)
         ctx.set_osdmap_full_try()  # the tests clean up while the pool is full
         return ctx
 
-    def images(self) -> list[str]:
-        """Every RBD image of the pool, and every snapshot as ``image@snap``."""
-        ctx = self.ioctx()
+    def images(self, pool: str | None = None) -> list[str]:
+        """Every RBD image of the pool (this session's unless named), and every snapshot
+        as ``image@snap``."""
+        ctx = self.ioctx(pool)
         try:
             names: list[str] = []
             for name in self.rbd.RBD().list(ctx):
@@ -127,6 +128,19 @@ class Ceph:
         finally:
             ctx.close()
 
+    def make_image(self, pool: str, name: str, data: bytes) -> str:
+        """An RBD image holding ``data`` with a snapshot ``snap`` in ``pool``, as another
+        user of the cluster (Cinder, Nova) keeps one; its location in upstream's form."""
+        ctx = self.ioctx(pool)
+        try:
+            self.rbd.RBD().create(ctx, name, len(data), old_format=False)
+            with self.rbd.Image(ctx, name) as image:
+                image.write(data, 0)
+                image.create_snap("snap")
+        finally:
+            ctx.close()
+        return f"rbd://{self.admin.get_fsid()}/{pool}/{name}/snap"
+
     def remove(self, image: str) -> None:
         ctx = self.ioctx()
         try:
@@ -169,6 +183,17 @@ def ceph() -> Iterator[Ceph]:
     finally:
         admin.delete_pool(pool)
         admin.shutdown()
+
+
+@pytest.fixture(scope="session")
+def foreign_pool(ceph: Ceph) -> Iterator[str]:
+    """A second pool of the cluster, that no store under test is configured with."""
+    pool = f"spyglass-foreign-{uuid.uuid4().hex[:8]}"
+    _make_pool(ceph.admin, ceph.rbd, pool)
+    try:
+        yield pool
+    finally:
+        ceph.admin.delete_pool(pool)
 
 
 def osd_stop() -> None:

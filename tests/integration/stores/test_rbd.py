@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 
 import anyio.to_thread
 import pytest
 
-from spyglass.errors import InUse, StoreMisconfigured
+from spyglass.errors import BadStoreUri, InUse, StoreMisconfigured
 from spyglass.stores.base import Store
 from spyglass.stores.rbd import RbdStore
 from spyglass.testing.store_contract import Misconfigured, StoreContract, payload
-from tests.integration.stores.ceph_backend import USER, Ceph, ceph, osd_start, osd_stop
+from tests.integration.stores.ceph_backend import (
+    USER,
+    Ceph,
+    ceph,
+    foreign_pool,
+    osd_start,
+    osd_stop,
+)
 
-__all__ = ["ceph"]  # fixtures
+__all__ = ["ceph", "foreign_pool"]  # fixtures
 CHUNK = 256 * 1024
 BAD_KEY = "AQBt2wVmAAAAABAAdGhpcyBpcyBub3QgYSBrZXk9PQ=="
 
@@ -162,3 +170,22 @@ async def test_missing_pool_is_a_misconfiguration(ceph: Ceph) -> None:
         assert "no-such-pool" in failed.value.message
     finally:
         await store.close()
+
+
+async def test_images_of_other_pools_are_refused_and_never_deleted(
+    ceph: Ceph, foreign_pool: str
+) -> None:
+    """A location in another pool of the cluster (Cinder's volumes, say) is not the store's:
+    not read, sized nor deleted, so an image owner who may set locations cannot reach it."""
+    victim = f"volume-{uuid.uuid4()}"
+    url = await anyio.to_thread.run_sync(ceph.make_image, foreign_pool, victim, b"not yours")
+    store = rbd_store(ceph)
+    await store.open()
+    try:
+        assert store.image_of(url) is None
+        for call in (store.get, store.get_size, store.check_deletable, store.delete):
+            with pytest.raises(BadStoreUri):
+                await call(url)
+    finally:
+        await store.close()
+    assert await anyio.to_thread.run_sync(ceph.images, foreign_pool) == [victim, f"{victim}@snap"]

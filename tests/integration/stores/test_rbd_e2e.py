@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.stores.ceph_backend import USER, Ceph, ceph
+from tests.integration.stores.ceph_backend import USER, Ceph, ceph, foreign_pool
 from tests.integration.stores.glance_round_trip import digests, glance_round_trip
 from tests.memory import MIB, assert_memory_is_flat
 from tests.server import LiveServer, pattern_stream
 
-__all__ = ["ceph"]  # fixtures
+__all__ = ["ceph", "foreign_pool"]  # fixtures
 SIZE = 64 * MIB
 CHUNK_MIB = 8
 
@@ -97,6 +97,33 @@ def test_delete_is_refused_while_a_clone_exists(client: httpx.Client, ceph: Ceph
     assert client.delete(f"/v2/images/{image_id}").status_code == 204
     assert client.get(f"/v2/images/{image_id}").status_code == 404
     assert [n for n in ceph.images() if n.startswith(image_id)] == []
+
+
+def test_a_location_in_another_pool_is_refused(
+    tmp_path: Path, ceph: Ceph, foreign_pool: str
+) -> None:
+    """An owner who may set locations (``show_multiple_locations``) cannot point an image
+    at an RBD image of another pool, to read it or to delete it with their image."""
+    victim = f"volume-{uuid.uuid4()}"
+    url = ceph.make_image(foreign_pool, victim, b"someone else's volume")
+    server = LiveServer(tmp_path, ["show_multiple_locations = True", *_options(ceph)]).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60, trust_env=False) as http:
+            image_id = http.post(
+                "/v2/images", json={"disk_format": "raw", "container_format": "bare"}
+            ).json()["id"]
+            refused = http.patch(
+                f"/v2/images/{image_id}",
+                json=[{"op": "add", "path": "/locations/-", "value": {"url": url, "metadata": {}}}],
+                headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+            )
+            assert refused.status_code == 400, refused.text
+            assert "outside store" in refused.text
+            assert http.get(f"/v2/images/{image_id}").json()["status"] == "queued"
+            assert http.delete(f"/v2/images/{image_id}").status_code == 204
+    finally:
+        server.stop()
+    assert ceph.images(foreign_pool) == [victim, f"{victim}@snap"]
 
 
 def test_64_mib_with_the_glance_client(

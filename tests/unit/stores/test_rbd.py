@@ -500,7 +500,25 @@ def test_image_of_only_names_images_of_its_own_pool(store: RbdStore) -> None:
     assert store.image_of("rbd://abc") == "abc"
     assert store.image_of(f"rbd://{FSID}/other/abc/snap") is None
     assert store.image_of("rbd://another-fsid/images/abc/snap") is None
+    assert store.image_of(f"rbd://{FSID}/images/abc{PARTIAL}1/snap") is None
     assert store.image_of("http://example.com/abc") is None
+
+
+@pytest.mark.parametrize(
+    "url", [f"rbd://{FSID}/volumes/victim/snap", "rbd://another-fsid/images/victim/snap"]
+)
+async def test_other_pools_and_clusters_are_refused_and_never_deleted(
+    store: RbdStore, ceph: FakeCeph, url: str
+) -> None:
+    """Like another bucket for the S3 store: data outside the pool may be Cinder's or
+    another tenant's, so it is neither read, sized nor deleted through this store."""
+    ceph.pools["volumes"] = {"victim": FakeImage(bytearray(b"theirs"), snaps={"snap": True})}
+    ceph.pools["images"]["victim"] = FakeImage(bytearray(b"ours"), snaps={"snap": True})
+    for call in (store.get, store.get_size, store.check_deletable, store.delete):
+        with pytest.raises(BadStoreUri):
+            await call(url)
+    assert bytes(ceph.pools["volumes"]["victim"].data) == b"theirs"
+    assert ceph.pools["images"]["victim"].snaps == {"snap": True}
 
 
 # -- deleting --------------------------------------------------------------------------------
