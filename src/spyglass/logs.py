@@ -25,6 +25,7 @@ from pathlib import Path
 from spyglass import request_ids
 from spyglass.config import Settings
 from spyglass.errors import ConfigError
+from spyglass.logs_json import JsonFormatter
 
 __all__ = [
     "QUIET_LIBRARIES",
@@ -89,6 +90,8 @@ class _ContextFormatter(logging.Formatter):
 
 def _formatter(settings: Settings) -> logging.Formatter:
     option = settings.option
+    if option("DEFAULT", "use_json"):
+        return JsonFormatter(settings.log_date_format)
     classic = settings.log_format or _FORMAT
     context = option("DEFAULT", "logging_context_format_string") or classic
     default = option("DEFAULT", "logging_default_format_string") or classic

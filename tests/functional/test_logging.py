@@ -6,6 +6,7 @@ to the file its logging options name).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -189,6 +190,20 @@ def test_log_config_append_decides_everything(start_server: Start, tmp_path: Pat
     assert any(line.startswith("CUSTOM INFO alembic") for line in lines)
     assert not any(line.startswith("CUSTOM DEBUG") for line in lines)
     assert server.log.read_text() == ""
+
+
+def test_json_lines_name_their_request(start_server: Start) -> None:
+    server = start_server("use_json = true")
+    answer = httpx.get(f"{server.url}/v2/images", trust_env=False)
+    server.stop()
+    lines = [json.loads(line) for line in _lines(server.log)]
+    access = [line for line in lines if '"GET /v2/images HTTP/1.1" status: 200' in line["message"]]
+    assert [(line["name"], line["context"]["request_id"]) for line in access] == [
+        ("spyglass.access", answer.headers["x-openstack-request-id"])
+    ]
+    assert {line["context"]["request_id"] for line in lines if line["name"] == "spyglass"} == {
+        None
+    }  # the start-up summary belongs to no request
 
 
 def test_a_bad_log_config_file_is_one_line(start_server: Start, tmp_path: Path) -> None:

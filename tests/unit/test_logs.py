@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from spyglass import request_ids
 from spyglass.config import load_settings
 from spyglass.logs import RequestIdFilter, configure_logging
+from spyglass.logs_json import JsonFormatter
 
 
 def _record(message: str = "m") -> logging.LogRecord:
@@ -87,3 +90,23 @@ def test_oslo_logs_context_and_default_formats(tmp_path: Path) -> None:
         "logging_default_format_string = %(levelname)s [-] %(instance)s%(message)s",
     )
     assert lines == ["INFO [req-9c -] inside", "INFO [-] outside"]
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_json_lines_carry_the_request_id_in_their_context(tmp_path: Path) -> None:
+    inside, outside = (json.loads(line) for line in _lines_logged(tmp_path, "use_json = true"))
+    assert (inside["message"], inside["context"]) == ("inside", {"request_id": "req-9c"})
+    assert (outside["message"], outside["context"]) == ("outside", {"request_id": None})
+    assert inside["name"] == "spyglass.test" and inside["levelname"] == "INFO"
+    assert inside["traceback"] is None
+
+
+def test_a_json_line_holds_its_traceback() -> None:
+    try:
+        raise ValueError("broken")
+    except ValueError:
+        record = _record("failed")
+        record.exc_info = sys.exc_info()
+    line = json.loads(JsonFormatter().format(record))
+    assert line["error_summary"] == "ValueError: broken"
+    assert line["traceback"][-1] == "ValueError: broken\n"
