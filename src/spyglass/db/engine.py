@@ -28,10 +28,10 @@ import anyio.to_thread
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
-from spyglass.db import faults
+from spyglass.db import faults, liveness
 from spyglass.errors import ConfigError
 from spyglass.lazy import lazy_module
 
@@ -231,8 +231,16 @@ class AsyncDatabase(Database):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.dialect = engine.dialect.name
+        # asyncpg switches to autocommit on the client alone; aiomysql sends SET AUTOCOMMIT
+        # and, when the connection goes back, three statements to restore READ COMMITTED:
+        # there the pool's ROLLBACK on return ends the read's implicit transaction instead.
+        self._reader = (
+            engine
+            if self.dialect == "mysql"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        liveness.ping_idle_connections(engine.sync_engine)
 
     async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T:
         with _translated():
@@ -241,12 +249,21 @@ class AsyncDatabase(Database):
                 return await session.run_sync(_in_session, work, write)
 
     async def read(self, work: Callable[[Connection], T], *, cheap: bool = False) -> T:
-        """Reads run in autocommit: at ``READ COMMITTED`` (both servers here) each
-        statement sees what was committed before it, in a transaction or not, so the
-        ``BEGIN`` and ``ROLLBACK`` round trips around a read bought nothing."""
+        """Reads run outside a transaction: at ``READ COMMITTED`` (both servers here)
+        each statement sees what was committed before it, in a transaction or not, so
+        ``BEGIN`` and ``ROLLBACK`` round trips around a read buy nothing. A read that
+        meets a connection the server dropped runs once more (``db.liveness``)."""
         with _translated():
-            async with self._reader.connect() as connection:
-                return await connection.run_sync(work)
+            try:
+                return await self._read(work)
+            except DBAPIError as error:
+                if not liveness.is_disconnect(error):
+                    raise
+            return await self._read(work)  # the pool was renewed: a fresh connection
+
+    async def _read(self, work: Callable[[Connection], T]) -> T:
+        async with self._reader.connect() as connection:
+            return await connection.run_sync(work)
 
     async def run_on_connection(self, work: Callable[[Connection], None]) -> None:
         with _translated():
@@ -367,7 +384,6 @@ def create_database(connection: str, pool: PoolOptions | None = None) -> Databas
         return ThreadedDatabase(engine)
     # Parameters hold location URLs, which may carry credentials: never in logs or errors.
     options: dict[str, Any] = {
-        "pool_pre_ping": True,
         "hide_parameters": True,
         **pool.engine_options(),
     }

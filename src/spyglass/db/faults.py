@@ -3,7 +3,7 @@
 A database that is down, restarting, refusing our credentials or out of free
 connections is a condition that passes by itself (or by an operator's hand),
 not a bug: requests then answer 503 with ``Retry-After`` rather than 500, and
-the pool's pre-ping replaces dead connections once the server is back. Other
+the pool replaces dead connections once the server is back (``db.liveness``). Other
 database errors (constraint violations, bad SQL) are left alone.
 
 Messages name the condition and the driver's reason, never the URL (which may
