@@ -1,12 +1,13 @@
 """The API server's connection to the registry: a keep-alive pool and the error mapping.
 
-Every repository call is one ``POST`` (see ``protocol``). A registry that cannot be
-reached, or does not answer within ``registry_client_timeout``, is
-``RegistryUnavailable`` (503 with ``Retry-After``), never a hang or a 500; the pool
-reconnects by itself once the registry is back. A call that changes nothing is sent
-once more when a pooled connection broke under it (the registry restarted); a write
-is not, since it may have been done. Each call carries the request id it is made for
-(``x-openstack-request-id``), so the registry's lines for it carry that id too.
+Every repository call is one ``POST`` (see ``protocol``) on a pooled keep-alive
+connection (``http1``). A registry that cannot be reached, or does not answer within
+``registry_client_timeout``, is ``RegistryUnavailable`` (503 with ``Retry-After``),
+never a hang or a 500; the pool reconnects by itself once the registry is back. A
+call that changes nothing is sent once more when a pooled connection broke under it
+(the registry restarted); a write is not, since it may have been done. Each call
+carries the request id it is made for (``x-openstack-request-id``), so the registry's
+lines for it carry that id too.
 """
 
 from __future__ import annotations
@@ -16,19 +17,14 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from spyglass import request_ids
 from spyglass.config import Settings
 from spyglass.errors import ConfigError, RegistryUnavailable, SpyglassError
-from spyglass.lazy import lazy_module
+from spyglass.registry.http1 import Broken, Http1Pool, NotSent, TransportError
 from spyglass.registry.protocol import CALLS, decode_error
 from spyglass.registry.trust import TOKEN_HEADER
-
-if TYPE_CHECKING:
-    import httpx
-else:
-    httpx = lazy_module("httpx")  # loaded by the first call to a registry
 
 log = logging.getLogger(__name__)
 
@@ -77,43 +73,35 @@ class RegistryConnection:
     """Calls the registry; one pool per event loop (a pooled connection belongs to its loop)."""
 
     def __init__(
-        self,
-        address: RegistryAddress,
-        *,
-        keystone_token: TokenSource | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        self, address: RegistryAddress, *, keystone_token: TokenSource | None = None
     ) -> None:
         self.address = address
         self.keystone_token = keystone_token
-        self.transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._pool: Http1Pool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._down = False
 
-    def _http(self) -> httpx.AsyncClient:
+    def _http(self) -> Http1Pool:
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
+        if self._pool is None or self._loop is not loop:
             headers = {"User-Agent": "spyglass-registry-client"}
             if self.address.auth_token:
                 headers[TOKEN_HEADER] = self.address.auth_token
-            self._client = httpx.AsyncClient(
-                base_url=self.address.url,
-                transport=self.transport,
-                timeout=httpx.Timeout(self.address.timeout, connect=min(self.address.timeout, 10)),
-                limits=httpx.Limits(
-                    max_connections=256, max_keepalive_connections=64, keepalive_expiry=50
-                ),
-                verify=self.address.verify,
-                trust_env=False,
+            verify = self.address.verify
+            self._pool = Http1Pool(
+                self.address.url,
+                timeout=self.address.timeout,
+                connect_timeout=min(self.address.timeout, 10),
+                tls=verify if isinstance(verify, ssl.SSLContext) else None,
                 headers=headers,
             )
             self._loop = loop
-        return self._client
+        return self._pool
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
 
     async def call(self, name: str, /, **args: Any) -> Any:
         """Run one repository call at the registry; its result, or its error re-raised."""
@@ -128,43 +116,47 @@ class RegistryConnection:
         attempts = 2 if call.reads else 1
         for attempt in range(attempts):
             try:
-                response = await self._http().post(f"/rpc/{name}", content=body, headers=headers)
+                status, content = await self._http().request("POST", f"/rpc/{name}", body, headers)
                 break
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            except NotSent as exc:
                 raise self._unavailable(exc) from None  # nothing was sent: nothing to retry
-            except httpx.TransportError as exc:
-                if attempt + 1 < attempts and not isinstance(exc, httpx.TimeoutException):
+            except Broken as exc:  # a pooled connection the registry closed (it restarted)
+                if attempt + 1 < attempts:
                     continue
+                raise self._unavailable(exc) from None
+            except TransportError as exc:  # timed out: the registry may still be at it
                 raise self._unavailable(exc) from None
         if self._down:
             self._down = False
             log.warning("the registry at %s answers again", self.address.url)
-        if response.status_code == 200:
-            return call.decode_result(response.content)
-        raise self._refused(response)
+        if status == 200:
+            return call.decode_result(content)
+        raise self._refused(status, content)
 
     def _unavailable(self, exc: Exception) -> RegistryUnavailable:
         if not self._down:
             self._down = True
             log.error(
                 "the registry at %s is unreachable (%s); answering 503 until it is back",
-                self.address.url, type(exc).__name__,
+                self.address.url, exc,
             )  # fmt: skip
         return RegistryUnavailable()
 
-    def _refused(self, response: httpx.Response) -> SpyglassError:
-        if response.status_code == 401:  # the trust check; repositories never raise it
+    def _refused(self, status: int, content: bytes) -> SpyglassError:
+        if status == 401:  # the trust check; repositories never raise it
             log.error("the registry at %s refused this API server's credentials", self.address.url)
             return RegistryUnavailable()
-        error = decode_error(response.status_code, response.content)
-        if response.status_code >= 500 and not isinstance(error, RegistryUnavailable):
+        error = decode_error(status, content)
+        if status >= 500 and not isinstance(error, RegistryUnavailable):
             log.error("the registry failed a call: %s", error.message)
         return error
 
     async def probe(self) -> str | None:
         """Why the registry cannot be used now, or ``None`` when it answers."""
         try:
-            response = await self._http().get("/healthcheck", timeout=min(self.address.timeout, 5))
-        except httpx.HTTPError as exc:
+            status, _ = await self._http().request(
+                "GET", "/healthcheck", within=min(self.address.timeout, 5)
+            )
+        except TransportError as exc:
             return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return None if response.status_code == 200 else f"it answered {response.status_code}"
+        return None if status == 200 else f"it answered {status}"

@@ -1,12 +1,14 @@
-"""A registry served in-process (httpx's ASGI transport) over a fresh database."""
+"""A registry served in the test's own event loop (uvicorn on a loopback port) over a
+fresh database: the client speaks to it over a real socket, as API servers do."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
+import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -18,6 +20,7 @@ from spyglass.registry.repositories import Repositories, remote_repositories, sq
 from spyglass.registry.server import RpcEndpoint
 from spyglass.registry.trust import Trust, TrustMiddleware
 from tests.databases import drop_database, fresh_database
+from tests.server import free_port
 
 TOKEN = "registry-test-token"
 
@@ -31,9 +34,35 @@ def registry_app(repositories: Repositories, token: str = TOKEN) -> Starlette:
     )
 
 
-def connection(app: Starlette, token: str | None = TOKEN) -> RegistryConnection:
-    address = RegistryAddress(url="http://registry", timeout=10, verify=True, auth_token=token)
-    return RegistryConnection(address, transport=httpx.ASGITransport(app=app))
+@asynccontextmanager
+async def serving(app: Starlette) -> AsyncIterator[str]:
+    """``app`` on a free loopback port until the block ends; yields its URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # it failed to start: say why
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@asynccontextmanager
+async def connection(
+    app: Starlette, token: str | None = TOKEN
+) -> AsyncIterator[RegistryConnection]:
+    async with serving(app) as url:
+        address = RegistryAddress(url=url, timeout=10, verify=True, auth_token=token)
+        rpc = RegistryConnection(address)
+        try:
+            yield rpc
+        finally:
+            await rpc.aclose()
 
 
 @asynccontextmanager
@@ -42,11 +71,10 @@ async def remote(backend: str, tmp_path: Path) -> AsyncIterator[Repositories]:
     a registry."""
     url, name = await fresh_database(backend, tmp_path)
     database = create_database(url)
-    rpc = connection(registry_app(sql_repositories(database, None)))
     try:
         await sync_schema(database)
-        yield remote_repositories(rpc, events=False)
+        async with connection(registry_app(sql_repositories(database, None))) as rpc:
+            yield remote_repositories(rpc, events=False)
     finally:
-        await rpc.aclose()
         await database.dispose()
         await drop_database(backend, name)

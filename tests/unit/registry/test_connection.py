@@ -6,8 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from spyglass import request_ids
 from spyglass.domain.metadefs import MetadefProperty, MetadefTag
@@ -58,11 +61,10 @@ async def test_domain_errors_cross_the_wire(tmp_path: Path) -> None:
 
 async def test_an_untrusting_registry_is_unavailable_not_a_client_error(tmp_path: Path) -> None:
     async with remote("sqlite", tmp_path) as repos:
-        rpc = connection(registry_app(repos, token="another"))
-        with pytest.raises(RegistryUnavailable) as caught:
-            await rpc.call("images.get", image_id="x")
+        async with connection(registry_app(repos, token="another")) as rpc:
+            with pytest.raises(RegistryUnavailable) as caught:
+                await rpc.call("images.get", image_id="x")
         assert caught.value.http_status == 503 and caught.value.retry_after
-        await rpc.aclose()
 
 
 async def test_an_unreachable_registry_fails_fast_with_503() -> None:
@@ -81,14 +83,13 @@ async def test_an_unreachable_registry_fails_fast_with_503() -> None:
 async def test_calls_carry_the_request_id_they_are_made_for() -> None:
     seen: list[str | None] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
+    async def answer(request: Request) -> Response:
         seen.append(request.headers.get("x-openstack-request-id"))
-        return httpx.Response(200, content=b"0")
+        return Response(b"0")
 
-    address = RegistryAddress(url="http://registry", timeout=5, verify=True, auth_token=None)
-    rpc = RegistryConnection(address, transport=httpx.MockTransport(answer))
-    with request_ids.bound("req-2f0e"):
-        await rpc.call("members.count", image_id="x")
-    await rpc.call("members.count", image_id="x")  # outside any request: no id is made up
-    await rpc.aclose()
+    app = Starlette(routes=[Route("/rpc/{call}", answer, methods=["POST"])])
+    async with connection(app, token=None) as rpc:
+        with request_ids.bound("req-2f0e"):
+            await rpc.call("members.count", image_id="x")
+        await rpc.call("members.count", image_id="x")  # outside any request: no id is made up
     assert seen == ["req-2f0e", None]
