@@ -10,7 +10,7 @@ import builtins
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, delete, false, func, select, update
+from sqlalchemy import ColumnElement, case, delete, false, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,12 +28,6 @@ from spyglass.timeutils import utcnow
 
 _RECEIVING = ("saving", "uploading", "importing")
 """Statuses of an image whose bytes are arriving (upload, stage, import)."""
-
-
-_SHOW = select(IMAGE_COLUMNS).where(
-    ImageRow.id == bindparam("image_id"), ImageRow.deleted == false()
-)
-"""One live image by id, built once (its SQL is compiled once and cached)."""
 
 
 def _not_found(image_id: str) -> ImageNotFound:
@@ -203,8 +197,8 @@ class SqlImageRepository:
 
     @staticmethod
     def _add(session: Session, image: Image) -> Image:
-        if session.get(ImageRow, image.id) is not None:
-            raise Duplicate(f"An image with identifier {image.id} already exists")
+        """The primary key refuses a taken id (a deleted image's too), so no lookup first:
+        it was one more round trip on every create."""
         session.add(
             ImageRow(
                 id=image.id,
@@ -223,10 +217,10 @@ class SqlImageRepository:
 
     @staticmethod
     def _get(connection: Connection, image_id: str) -> Image:
-        row = connection.execute(_SHOW, {"image_id": image_id}).first()
-        if row is None:
+        image = rows.load_one(connection, image_id)
+        if image is None:
             raise _not_found(image_id)
-        return rows.load(connection, [row])[0]
+        return image
 
     @staticmethod
     def _list(connection: Connection, query: ListQuery) -> builtins.list[Image]:

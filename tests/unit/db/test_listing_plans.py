@@ -88,7 +88,8 @@ def test_listing_uses_an_index_in_order(database: Path, name: str) -> None:
 def test_loading_children_seeks_by_image(database: Path) -> None:
     from spyglass.db.rows import children_select
 
-    statement = children_select(["5d054d62-652b-4fc3-98f3-032a71483c46"]).compile(
+    ids = ["5d054d62-652b-4fc3-98f3-032a71483c46"]
+    statement = children_select(lambda image_id: image_id.in_(ids)).compile(
         dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
     )
     with sqlite3.connect(database) as connection:
@@ -96,3 +97,18 @@ def test_loading_children_seeks_by_image(database: Path) -> None:
     searches = [step for step in plan if step.startswith("SEARCH")]
     assert len(searches) == 3, plan
     assert all("image_id=?" in step for step in searches), plan
+
+
+def test_a_show_seeks_the_image_and_its_children_by_id(database: Path) -> None:
+    from spyglass.db.rows import SHOW
+
+    image_id = "5d054d62-652b-4fc3-98f3-032a71483c46"
+    statement = SHOW.params(image_id=image_id).compile(
+        dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
+    )
+    with sqlite3.connect(database) as connection:
+        plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {statement}")]
+    searches = [step for step in plan if step.startswith("SEARCH")]
+    scans = [step for step in plan if step.startswith("SCAN")]
+    assert len(searches) == 4 and scans == ["SCAN anon_1 LEFT-JOIN"], plan  # what was found
+    assert sum("image_id=?" in step for step in searches) == 3, plan
