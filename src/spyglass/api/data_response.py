@@ -94,6 +94,8 @@ class DataResponse(StreamingResponse):
             else:
                 await send({"type": PATH_SEND, "path": str(local.path)})
             sent = local.length
+        except OSError as exc:  # the client left: nobody to answer; count what it got
+            sent = int(getattr(exc, "bytes_sent", 0))
         finally:
             if local.on_sent is not None:
                 with anyio.CancelScope(shield=True):

@@ -14,7 +14,8 @@ file, an offset, a count) and has the kernel copy the span to the socket with
   descriptor; it stops within
   ``POLL_SECONDS`` once told to (the request cancelled);
 - the bytes it sent count against ``Content-Length`` as a body message's would, so
-  uvicorn's checks, keep-alive and the end of the response are unchanged.
+  uvicorn's checks, keep-alive and the end of the response are unchanged; a send cut
+  short closes the connection and raises ``SendCut``, which says how far it got.
 
 Plain HTTP only: the protocol offers the extension only when the transport has no TLS.
 """
@@ -34,6 +35,15 @@ EXTENSION = "http.response.zerocopysend"
 POLL_SECONDS = 0.5
 PIECE = 16 * 1024 * 1024
 """Most bytes one ``sendfile`` call is asked for (the kernel sends what the socket takes)."""
+
+
+class SendCut(OSError):
+    """The connection broke during a zero-copy send (an ``OSError``, as ASGI 2.4 has
+    servers raise for sends the client is no longer there for)."""
+
+    def __init__(self, sent: int) -> None:
+        super().__init__(f"the connection ended after {sent} bytes of the file")
+        self.bytes_sent = sent
 
 
 class ZeroCopyCycle(RequestResponseCycle):
@@ -62,7 +72,7 @@ class ZeroCopyCycle(RequestResponseCycle):
                 if sent < count:  # the client went away, or the file was short
                     self.transport.close()
                     self.disconnected = True
-                    return
+                    raise SendCut(sent)
         await super().send({"type": "http.response.body", "body": b"", "more_body": more_body})
 
     async def _send_read(self, fd: int, offset: int, count: int) -> None:

@@ -21,6 +21,7 @@ from spyglass.api.data_response import (
     declared_length,
     ends_body,
 )
+from spyglass.api.zero_copy import SendCut
 from spyglass.stores.base import ByteRange
 from spyglass.stores.filesystem import FilesystemStore
 
@@ -122,6 +123,29 @@ async def test_a_zero_copy_send_reports_what_it_handed_over(store: FilesystemSto
     assert reported == [90]
     assert [body_bytes(m, 90) for m in messages] == [0, 90]
     assert ends_body(messages[-1])
+
+
+async def test_a_send_cut_short_reports_how_far_it_got(store: FilesystemStore) -> None:
+    """The server raises an ``OSError`` saying how many bytes went (``zero_copy.SendCut``);
+    the response ends quietly, and ``image.send`` learns the transfer fell short."""
+    data = await store.get(await _location(store))
+    assert data.local is not None
+    reported: list[int] = []
+
+    async def on_sent(sent: int) -> None:
+        reported.append(sent)
+
+    async def send(message: Message) -> None:
+        if message["type"] == ZERO_COPY:
+            raise SendCut(4096)
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    data.local.on_sent = on_sent
+    scope = {"type": "http", "method": "GET", "extensions": ZERO_COPY_SERVER}
+    await DataResponse(data)(scope, receive, send)
+    assert reported == [4096] and data.local.fd == -1
 
 
 async def test_streaming_reports_nothing_itself(store: FilesystemStore) -> None:
