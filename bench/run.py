@@ -817,12 +817,12 @@ client discards the bytes; it shares the two cores with the servers.
 |---|---:|
 {limits}
 
-Hits are plain reads of the cache file (`pread` in worker threads) written to the socket by
-uvicorn, which has no `pathsend`: no zero-copy `sendfile`, so the sendfile line is what a
-server that had it could reach. On a miss the first client reads the store and the fill takes
-a copy of each chunk (reading the rest from the store itself once the cache disk falls
-behind); other clients of the same image read the growing cache file. MD5 and
-`os_hash_value` are computed after the last byte, before the file becomes a hit.
+Hits are sent from the cache file by `sendfile` (the zero-copy send `spyglass api`'s server
+offers; see "Downloads: zero-copy sends"), so the sendfile line is their ceiling. On a miss
+the first client reads the store and the fill takes a copy of each chunk (reading the rest
+from the store itself once the cache disk falls behind); other clients of the same image read
+the growing cache file. MD5 and `os_hash_value` are computed after the last byte, before
+the file becomes a hit.
 {"".join(f"{chr(10)}- {n}" for n in notes)}
 """
 
