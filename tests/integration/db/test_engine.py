@@ -127,6 +127,32 @@ async def test_pool_size_overflow_and_timeout_take_effect(db: Db) -> None:
         await database.dispose()
 
 
+async def test_the_default_pool_keeps_what_concurrent_requests_opened(db: Db) -> None:
+    if db.backend == "sqlite":
+        pytest.skip("SQLite's pool fits its reader threads (test_pool_options_...)")
+    database = create_database(db.url)
+    assert isinstance(database, AsyncDatabase)
+    opened: list[object] = []
+    event.listen(database.engine.sync_engine, "connect", lambda *_: opened.append(1))
+
+    async def twelve_at_once() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(12):
+                await stack.enter_async_context(_held(database))
+
+    try:
+        await twelve_at_once()
+        assert len(opened) == 12
+        await twelve_at_once()
+        assert len(opened) == 12  # kept, not closed and opened again (oslo.db's 5 would be)
+    finally:
+        await database.dispose()
+    chosen = PoolOptions(max_pool_size=3, max_overflow=4).async_engine_options()
+    assert (chosen["pool_size"], chosen["max_overflow"]) == (3, 4)  # the operator's size holds
+    small = PoolOptions(max_overflow=10).async_engine_options()
+    assert (small["pool_size"], small["max_overflow"]) == (15, 0)  # never more in all
+
+
 async def test_connection_recycle_time_replaces_old_connections(db: Db) -> None:
     async def select_one(database: Database) -> None:
         await database.run(lambda session: session.execute(text("SELECT 1")))
