@@ -64,9 +64,9 @@ from spyglass.types import ByteStream
 MIB = 1024 * 1024
 MAX_THREADS = 8
 READ_CHUNK = 1 * MIB
-MIN_WRITE = 1 * MIB
-"""Smaller pieces are gathered up to this (the pipeline's chunks already are this size,
-and pass untouched)."""
+MIN_WRITE = 2 * MIB
+"""Pieces are gathered up to this (two of the pipeline's 1 MiB chunks): half the write
+operations of writing each chunk, which cost the osd measurably more CPU."""
 THIN_PIECE = 2 * MIB
 """Piece size with thin provisioning: a power of two, so it divides every object size
 from 2 MiB up."""
