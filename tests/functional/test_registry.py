@@ -186,24 +186,3 @@ def test_a_registry_that_trusts_nobody_does_not_start(tmp_path: Path) -> None:
         "spyglass: error: the registry trusts no caller: set registry_auth_token, ca_file (TLS "
         "client certificates) or [paste_deploy] flavor = keystone in glance-registry.conf"
     ]
-
-
-@pytest.mark.backends("sqlite-registry")
-def test_no_import_method_is_advertised_where_imports_are_not_served(
-    server_factory: StartServer,
-) -> None:
-    """Imports need the API's own database: through a registry none is offered, so
-    clients (``openstack image create --import``) do not try one that answers 404."""
-    server = server_factory()
-    with _client(server) as client:
-        info = client.get("/v2/info/import").json()
-        assert info["import-methods"]["value"] == []
-        created = client.post("/v2/images", json={"name": "n"})
-        assert created.status_code == 201
-        assert "OpenStack-image-import-methods" not in created.headers
-        stage = client.put(
-            f"/v2/images/{created.json()['id']}/stage",
-            content=b"x",
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        assert stage.status_code == 404
