@@ -1,8 +1,5 @@
 # The two commands a newcomer needs: `make serve` and `make test`.
 PYTHON ?= python3
-# pytest-xdist workers for `make test`: the suite mostly waits on servers it starts, so two
-# workers keep a two-core machine busy (TEST_WORKERS=0 runs it in one process).
-TEST_WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -21,7 +18,7 @@ serve: $(STAMP)
 
 ## Lint, type-check and run the whole test suite.
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -31,25 +31,6 @@ _CURRENT: list[Provisioner] = []
 ends, after the tests that asked for it)."""
 
 
-SHARED_SERVICE_GROUPS = {
-    "tests/integration/keystone/": "keystone",
-    "tests/integration/stores/test_swift_keystone.py": "keystone",
-    "tests/integration/notifications/": "private-rabbitmq",
-}
-"""Tests that start, stop or restart one service of their own run on one worker (a Keystone
-the first user starts and stops at its end, the private RabbitMQ the fault tests stop)."""
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for ``pytest-xdist --dist loadgroup`` (``make test``): a module's tests stay on one
-    worker, so its module-scoped servers start once, and tests sharing a service stay together."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        shared = (g for prefix, g in SHARED_SERVICE_GROUPS.items() if path.startswith(prefix))
-        group = next(shared, path)
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Only tests that ask for ``metadata_backend`` run in its configuration: the others (the
