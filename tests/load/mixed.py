@@ -89,11 +89,11 @@ class Client:
         **kw: object,
     ) -> httpx.Response:
         """One request; with ``retry_for``, retried until it is answered. An answer in
-        ``also_after_retry`` counts as success on a retry (a DELETE whose first answer was
-        lost is a 404 the second time); one in ``wait_out`` is retried too (an upload
-        whose first attempt died with its server is a 409 until that image is recovered),
-        unless ``settled`` says the first attempt did finish (its answer was what was lost;
-        the checks that follow the call still compare the data)."""
+        ``also_after_retry`` counts as success on a retry, ours or the balancer's (a DELETE
+        whose first answer was lost is a 404 the second time); one in ``wait_out`` is
+        retried too (an upload whose first attempt died with its server is a 409 until that
+        image is recovered), unless ``settled`` says the first attempt did finish (its answer
+        was what was lost; the checks that follow the call still compare the data)."""
         give_up = time.monotonic() + self.retry_for
         retried = False
         while True:
@@ -104,14 +104,16 @@ class Client:
             except httpx.TransportError as exc:
                 answer, status = None, 0
                 reason = exc.__class__.__name__
+            # a balancer that retries (HAProxy's retry-on) may have re-sent the first attempt
+            retried_somewhere = retried or self.retry_for > 0
             if answer is not None and (
-                status == expect or (retried and status in also_after_retry)
+                status == expect or (retried_somewhere and status in also_after_retry)
             ):
                 self.report.record(name, time.perf_counter() - started)
                 return answer
             if answer is not None:
                 reason = f"{status} {answer.text[:200]}"
-                if retried and status in wait_out and settled is not None and await settled():
+                if retried_somewhere and status in wait_out and settled and await settled():
                     self.report.record(name, time.perf_counter() - started)
                     return answer
             retryable = status in (0, 502, 503, *wait_out)
