@@ -9,8 +9,9 @@ name and renamed into place once whole, so an interrupted upload never leaves an
 that looks complete, and a retried upload finds no leftover in its way.
 
 Deleting refuses with ``InUse`` (409) while clones of the snapshot exist, and leaves the
-data intact. Every librados/librbd call runs in a worker thread, at most
-``MAX_THREADS`` at once per store (``stores/rbd_cluster.py``).
+data intact. Every blocking librados/librbd call runs in a worker thread, at most
+``MAX_THREADS`` at once per store (``stores/rbd_cluster.py``); downloads use librbd's
+asynchronous reads, which only queue, from the event loop (``stores/rbd_read.py``).
 """
 
 from __future__ import annotations
@@ -58,12 +59,12 @@ from spyglass.stores.rbd_cluster import (
     Writer,
     load_bindings,
 )
+from spyglass.stores.rbd_read import read_ahead, settle
 from spyglass.streams.chunking import rechunk
 from spyglass.types import ByteStream
 
 MIB = 1024 * 1024
 MAX_THREADS = 8
-READ_CHUNK = 1 * MIB
 MIN_WRITE = 2 * MIB
 """Pieces are gathered up to this (two of the pipeline's 1 MiB chunks): half the write
 operations of writing each chunk, which cost the osd measurably more CPU."""
@@ -323,24 +324,25 @@ class RbdStore(Store):
         return ReadResult(stream=self._read(loc, start, length), size=length)
 
     async def _read(self, loc: RbdLocation, start: int, length: int) -> ByteStream:
-        """Stream ``length`` bytes from ``start``; the image closes however the read ends."""
+        """Stream ``length`` bytes from ``start``, a few reads ahead (``stores/rbd_read.py``);
+        the image closes however the read ends, once librbd is done with it."""
         if length <= 0:
             return
         image = await self._run(
             "opening the image", self.cluster.open_for_reading, loc.pool, loc.image, loc.snapshot
         )
-        stop = start + length
+        unsettled: list[Any] = []
         try:
-            for offset in range(start, stop, READ_CHUNK):
-                wanted = min(READ_CHUNK, stop - offset)
-                chunk = await self._run("reading", image.read, offset, wanted)
-                if chunk:
+            async with contextlib.aclosing(
+                read_ahead(image, start, start + length, unsettled)
+            ) as pieces:
+                async for chunk in pieces:
                     yield chunk
-                if len(chunk) < wanted:
-                    break
+        except OSError as exc:
+            raise self.cluster.translate(exc, "reading") from None
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_close_quietly, image)
+                await anyio.to_thread.run_sync(_settle_and_close, image, unsettled)
 
     async def get_size(self, location: str) -> int:
         loc = await self._located(location)
@@ -400,6 +402,11 @@ async def _aligned_pieces(source: ByteStream, size: int) -> ByteStream:
             yield chunk
     if pending:
         yield bytes(pending)
+
+
+def _settle_and_close(image: Any, unsettled: list[Any]) -> None:
+    settle(unsettled)
+    _close_quietly(image)
 
 
 def _close_quietly(image: Any) -> None:

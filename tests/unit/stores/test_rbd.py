@@ -32,6 +32,7 @@ from spyglass.errors import (
 from spyglass.stores.base import ByteRange
 from spyglass.stores.rbd import RbdLocation, RbdStore
 from spyglass.stores.rbd_cluster import PARTIAL, Bindings, Writer
+from spyglass.stores.rbd_read import READ_AHEAD, READ_PIECE
 
 FSID = "4f1a6e0e-3c57-4b6e-8b5e-0a7c1f7a9d11"
 KIB = 1024
@@ -69,6 +70,8 @@ class FakeCeph:
     fail_write_after: int | None = None
     write_error: Exception | None = None
     remove_failures: int = 0
+    read_error: int | None = None
+    reads_issued: int = 0
     threads: set[str] = field(default_factory=set)
 
     def called(self) -> None:
@@ -212,6 +215,18 @@ class FakeCeph:
             def read(self, offset: int, length: int) -> bytes:
                 ceph.called()
                 return bytes(self.image.data[offset : offset + length])
+
+            def aio_read(self, offset: int, length: int, oncomplete: Any) -> Completion:
+                """Queues only (it may run on the event loop); the callback comes from
+                another thread, as librbd's does."""
+                ceph.reads_issued += 1
+                if ceph.read_error is not None:
+                    done, data = Completion(-ceph.read_error), None
+                else:
+                    data = bytes(self.image.data[offset : offset + length])
+                    done = Completion(len(data))
+                threading.Thread(target=oncomplete, args=(done, data)).start()
+                return done
 
             def create_snap(self, name: str) -> None:
                 self.image.snaps[name] = False
@@ -481,6 +496,30 @@ async def test_ranged_reads(store: RbdStore, start: int, end: int | None) -> Non
     written = await store.add("ranged", pieces(data), size=len(data))
     stop = len(data) if end is None else min(end + 1, len(data))
     assert await read_all(store, written.location, ByteRange(start, end)) == data[start:stop]
+
+
+async def test_reads_run_ahead_in_pieces_and_stop_early_cleanly(
+    store: RbdStore, ceph: FakeCeph
+) -> None:
+    """A download keeps a few reads in flight; one abandoned after its first piece issues
+    no more and the image still closes (after the reads in flight are done)."""
+    data = payload(3 * READ_PIECE + 5)
+    written = await store.add("ahead", pieces(data), size=len(data))
+    assert await read_all(store, written.location) == data
+    assert ceph.reads_issued == 4
+    ceph.reads_issued = 0
+    stream = (await store.get(written.location)).stream
+    first = await anext(aiter(stream))
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert first == data[:READ_PIECE]
+    assert ceph.reads_issued == READ_AHEAD
+
+
+async def test_a_failed_read_is_a_store_error(store: RbdStore, ceph: FakeCeph) -> None:
+    written = await store.add("broken", pieces(payload(100)), size=100)
+    ceph.read_error = errno.EIO
+    with pytest.raises(StoreUnavailable, match="reading"):
+        await read_all(store, written.location)
 
 
 async def test_legacy_locations_read_from_the_configured_pool(store: RbdStore) -> None:
