@@ -42,29 +42,55 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _project_id(keystone: str) -> str:
-    """The id of project ``service``, from a token of user ``glance``."""
-    user, password, project = KEYSTONE_USER
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": user, "password": password, "domain": {"id": "default"}}
-                },
-            },
-            "scope": {"project": {"name": project, "domain": {"id": "default"}}},
-        }
-    }
+def _keystone(
+    keystone: str, method: str, path: str, body: Any = None, token: str | None = None
+) -> tuple[Any, str]:
+    """One Keystone v3 call: the JSON answer (None when empty) and ``X-Subject-Token``."""
+    headers = {"Content-Type": "application/json", **({"X-Auth-Token": token} if token else {})}
     request = urllib.request.Request(
-        f"{keystone}/v3/auth/tokens",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+        f"{keystone}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers=headers,
+        method=method,
     )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(request, timeout=30) as response:
-        return str(json.load(response)["token"]["project"]["id"])
+        raw = response.read()
+        return (json.loads(raw) if raw else None), response.headers.get("X-Subject-Token", "")
+
+
+def _login(keystone: str, user: str, password: str, project: str) -> tuple[str, str]:
+    """A project-scoped token and the project's id."""
+    identity = {"name": user, "password": password, "domain": {"id": "default"}}
+    scope = {"project": {"name": project, "domain": {"id": "default"}}}
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": identity}},
+                     "scope": scope}}  # fmt: skip
+    answer, token = _keystone(keystone, "POST", "/v3/auth/tokens", body)
+    return token, str(answer["token"]["project"]["id"])
+
+
+def _project_id(keystone: str) -> str:
+    """The id of project ``service``, from a token of user ``glance``."""
+    return _login(keystone, *KEYSTONE_USER)[1]
+
+
+def _register_endpoint(keystone: str, port: int) -> None:
+    """Make the proxy on ``port`` the catalog's only ``object-store`` endpoint: swiftclient
+    looks the service up in the catalog even when it is given the storage URL."""
+    password = os.environ.get("KEYSTONE_ADMIN_PASSWORD", "admin-secret")
+    token, _ = _login(keystone, "admin", password, "admin")
+    found, _ = _keystone(keystone, "GET", "/v3/services?type=object-store", token=token)
+    if found["services"]:
+        service = found["services"][0]["id"]
+    else:
+        body = {"service": {"type": "object-store", "name": "swift"}}
+        service = _keystone(keystone, "POST", "/v3/services", body, token)[0]["service"]["id"]
+    old, _ = _keystone(keystone, "GET", f"/v3/endpoints?service_id={service}", token=token)
+    for endpoint in old["endpoints"]:
+        _keystone(keystone, "DELETE", f"/v3/endpoints/{endpoint['id']}", token=token)
+    endpoint = {"service_id": service, "interface": "public", "region_id": "RegionOne",
+                "url": f"http://127.0.0.1:{port}/v1/AUTH_$(project_id)s"}  # fmt: skip
+    _keystone(keystone, "POST", "/v3/endpoints", {"endpoint": endpoint}, token)
 
 
 class Swift(StoreBackend):
@@ -124,6 +150,7 @@ class Swift(StoreBackend):
             self.storage_url = (
                 f"http://127.0.0.1:{self.proxy_port}/v1/AUTH_{_project_id(self.keystone)}"
             )
+            _register_endpoint(self.keystone, self.proxy_port)
         return None
 
     def _store_options(self, container: str) -> list[str]:
