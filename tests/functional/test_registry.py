@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.functional.helpers import create, upload
@@ -186,3 +187,53 @@ def test_a_registry_that_trusts_nobody_does_not_start(tmp_path: Path) -> None:
         "spyglass: error: the registry trusts no caller: set registry_auth_token, ca_file (TLS "
         "client certificates) or [paste_deploy] flavor = keystone in glance-registry.conf"
     ]
+
+
+@pytest.mark.backends("postgresql-registry")
+def test_a_registry_with_workers_serves_from_each_and_stops_whole(tmp_path: Path) -> None:
+    """``workers = 2`` in glance-registry.conf: two processes answer on the one port
+    (HTTPS in this configuration),
+    each taking its share of the connections, the API server works through them as
+    through one, and stopping the registry stops every worker."""
+    server = LiveServer(tmp_path / "api")
+    server.registry_lines = ["workers = 2"]
+    try:
+        server.start()
+        registry = _registry(server)
+        assert registry.process is not None
+        workers = psutil.Process(registry.process.pid).children()
+        assert len(workers) == 2
+        with _client(server) as client:
+            for n in range(5):
+                create(client, name=f"image-{n}", disk_format="raw", container_format="bare")
+            listed = client.get("/v2/images").json()["images"]
+        assert sorted(i["name"] for i in listed) == [f"image-{n}" for n in range(5)]
+        # 16 connections held open: the kernel deals them out over both workers
+        tls = registry.provisioner.tls_files().client_context(certificate=False)
+        held = [
+            tls.wrap_socket(
+                socket.create_connection(("127.0.0.1", registry.port)),
+                server_hostname="127.0.0.1",
+            )
+            for _ in range(16)
+        ]
+        try:
+            for sock in held:
+                sock.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: registry\r\n\r\n")
+                assert b" 200 " in sock.recv(4096)
+            per_worker = [
+                sum(
+                    1
+                    for c in w.net_connections()
+                    if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == registry.port
+                )
+                for w in workers
+            ]
+            assert all(count > 0 for count in per_worker), per_worker
+        finally:
+            for sock in held:
+                sock.close()
+        registry.stop()
+        assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+    finally:
+        server.stop()

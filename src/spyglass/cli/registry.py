@@ -3,6 +3,7 @@ glance.db.registry.api`` (upstream's glance-registry, port 9191)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 from pathlib import Path
@@ -57,28 +58,34 @@ def registry(
     data_dir: DataDir = Path("data"),
     bind_host: Annotated[Optional[str], typer.Option(help="Address to listen on.")] = None,  # noqa: UP045
     bind_port: Annotated[Optional[int], typer.Option(help="Port to listen on.")] = None,  # noqa: UP045
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes.")] = None,  # noqa: UP045
 ) -> None:
-    """Run the registry server (port 9191 by default): image metadata for API servers."""
+    """Run the registry server (port 9191 by default): image metadata for API servers.
+
+    ``workers`` (glance-registry.conf's option, or ``--workers``) forks that many
+    processes, as the API server does: every API server's metadata goes through the
+    registry, so one process on one core is what a fleet's requests queue behind."""
     import uvicorn
 
     from spyglass.api.app import database_url
     from spyglass.cli.db import prepare_for_serving
+    from spyglass.cli.workers import serve_workers
     from spyglass.db.engine import PoolOptions
     from spyglass.logs import configure_logging, mask_url
     from spyglass.registry.server import build_registry_app
     from spyglass.registry.trust import Trust
 
     try:
+        overrides = {"bind_host": bind_host, "bind_port": bind_port, "workers": workers}
         settings = load_settings(
-            config_file or (), config_dir,
-            {k: v for k, v in {"bind_host": bind_host, "bind_port": bind_port}.items() if v},
-        )  # fmt: skip
+            config_file or (), config_dir, {k: v for k, v in overrides.items() if v}
+        )
         port = settings.bind_port if settings.origin("DEFAULT", "bind_port") else REGISTRY_PORT
         configure_logging(settings)
         tls = tls_options(settings)
         trust = Trust.from_settings(settings)
         url = database_url(settings, data_dir)
-        app = build_registry_app(settings, data_dir=data_dir)
+        app = build_registry_app(settings, data_dir=data_dir) if settings.workers <= 1 else None
     except ConfigError as exc:
         raise _fail(exc.message) from None
     scheme = "https" if tls else "http"
@@ -87,19 +94,23 @@ def registry(
         "config files: " + (", ".join(settings.sources) or "none (built-in defaults)"),
         f"database: {mask_url(url)}",
         f"trusts: {trust.describe()}",
-        f"listening on {scheme}://{settings.bind_host}:{port}",
+        f"listening on {scheme}://{settings.bind_host}:{port}"
+        + (f" with {settings.workers} workers" if settings.workers > 1 else ""),
     ):
         log.info("%s", line)
     prepare_for_serving(url, PoolOptions.from_settings(settings))
-    uvicorn.run(
-        app,
-        host=settings.bind_host,
-        port=port,
-        backlog=settings.backlog,
-        log_level=None,
-        log_config=None,
-        access_log=False,
-        timeout_keep_alive=75,  # longer than the client pool keeps idle connections
-        loop="uvloop",
+    options: dict[str, Any] = {
+        "log_level": None,
+        "log_config": None,
+        "access_log": False,
+        "timeout_keep_alive": 75,  # longer than the client pool keeps idle connections
+        "loop": "uvloop",
         **tls,
-    )
+    }
+    if app is None:
+        factory = functools.partial(build_registry_app, settings, data_dir=data_dir)
+        code = serve_workers(
+            settings.workers, settings.bind_host, port, settings.backlog, options, lambda: factory
+        )
+        raise typer.Exit(code)
+    uvicorn.run(app, host=settings.bind_host, port=port, backlog=settings.backlog, **options)
