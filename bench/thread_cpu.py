@@ -1,6 +1,6 @@
 """Where a store transfer's CPU goes: seconds per GiB by thread, in Spyglass and in the backend.
 
-    python bench/thread_cpu.py [--size MIB] [--backend rbd] [--rounds N]
+    python bench/thread_cpu.py [--size MIB] [--backends filesystem,rbd,...] [--output PATH]
 
 Starts Spyglass on the backend (``bench/store_backends/<name>.py``), uploads and downloads
 one image with the light socket client of ``suite/http.py``, and reads every thread's
@@ -8,9 +8,11 @@ CPU time from ``/proc`` before and after each transfer: in the Spyglass processe
 event loop, the two hash threads, the worker threads that call the store's client
 library, the library's own threads) and in the backend's server processes (matched by
 name: ``ceph-osd``, ``swift-*``, moto). Thread names have their numbers folded
-(``msgr-worker-0`` and ``-1`` are one line). The figures are the profile that says why a
-transfer runs at the rate it does on this machine; they are printed, not written to
-``docs/performance.md``.
+(``msgr-worker-0`` and ``-1`` are one line), and, with ``perf`` installed, Spyglass's
+samples by shared object: hashing (libcrypto), the kernel, the interpreter, copies
+(libc), the store's client library. The profile that says why a transfer runs at the
+rate it does on this machine; ``--output`` writes it as the "Stores: where the time
+goes" section of ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
+import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,12 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.server
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # store_backends, suite
 
 from store_backends import load
+from stores import revision
 from suite import http
+from suite.sections import replace_section
 from suite.servers import REPO, Spyglass
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 TICK = float(os.sysconf("SC_CLK_TCK"))
+HEADING = "## Stores: where the time goes"
 BACKEND_PROCESSES = re.compile(r"ceph-osd|ceph-mon|swift-|moto|memcached")
 
 
@@ -86,10 +97,78 @@ def _minus(after: dict[str, float], before: dict[str, float]) -> dict[str, float
     return {key: value - before.get(key, 0.0) for key, value in after.items()}
 
 
-def profile(
-    url: str, root: int, size: int
-) -> tuple[dict[str, float], dict[str, float], float, float]:
-    """CPU seconds by thread during one upload and during one download, and their MB/s."""
+DSO_NAMES = {
+    "libcrypto": "hashing (OpenSSL's MD5 and SHA-512)",
+    "kernel": "kernel (sockets, files, scheduling)",
+    "libpython": "Python interpreter",
+    "libc": "libc (memory copies)",
+    "loop": "uvloop (the event loop)",
+}
+
+
+class Perf:
+    """``perf record`` around one transfer, if perf is installed: the Spyglass processes'
+    samples by shared object (hashing, kernel, interpreter, the store's client library)."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.data = Path(tempfile.mkstemp(suffix=".perf")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Perf:
+        if shutil.which("perf"):
+            command = ["perf", "record", "-F", "499", "-o", str(self.data),
+                       "-p", ",".join(map(str, self.pids))]  # fmt: skip
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            time.sleep(0.5)  # perf attaches
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=60)
+
+    def shares(self) -> dict[str, float]:
+        """Share of the samples by shared object (folded names, see ``DSO_NAMES``)."""
+        if self.process is None:
+            return {}
+        report = subprocess.run(
+            ["perf", "report", "-i", str(self.data), "--sort", "dso", "-g", "none", "--stdio"],
+            capture_output=True, text=True, check=False,
+        ).stdout  # fmt: skip
+        self.data.unlink(missing_ok=True)
+        shares: dict[str, float] = {}
+        for line in report.splitlines():
+            match = re.match(r"\s*([\d.]+)%\s+(\S+)", line)
+            if match:
+                name = _dso(match.group(2))
+                shares[name] = shares.get(name, 0.0) + float(match.group(1)) / 100
+        return shares
+
+
+def _dso(raw: str) -> str:
+    """``DSO_NAMES``' name for a perf shared object, else the object's own short name."""
+    if raw.startswith("[kernel"):
+        return DSO_NAMES["kernel"]
+    for prefix, name in DSO_NAMES.items():
+        if raw.startswith(prefix + ".") or raw.startswith(prefix + "3"):
+            return name
+    return raw.split(".so")[0].split(".cpython")[0]
+
+
+@dataclass
+class Transfer:
+    """One direction's figures: rate, CPU seconds by thread, Spyglass's split by object."""
+
+    rate: float
+    threads: dict[str, float]
+    objects: dict[str, float]
+
+
+def profile(url: str, root: int, size: int) -> tuple[Transfer, Transfer]:
+    """One upload and one download, each measured by thread and by shared object."""
     target = urlsplit(url)
     host, port = target.hostname or "127.0.0.1", target.port or 80
     with httpx.Client(base_url=url, timeout=600) as client:
@@ -98,48 +177,80 @@ def profile(
             json={"name": f"profile-{uuid.uuid4()}", "disk_format": "raw",
                   "container_format": "bare"},
         ).json()  # fmt: skip
-        pids = server_pids(root) + backend_pids()
-        before = thread_times(pids)
-        up_s = http.upload(host, port, image["id"], size)
-        after_upload = thread_times(pids)
-        down_s = http.download(host, port, image["id"], size)
-        after_download = thread_times(pids)
+        ours = server_pids(root)
+        pids = ours + backend_pids()
+        results = []
+        for upload in (True, False):
+            before = thread_times(pids)
+            with Perf(ours) as perf:
+                if upload:
+                    seconds = http.upload(host, port, image["id"], size, chunked=True)
+                else:
+                    seconds = http.download(host, port, image["id"], size)
+            threads = _minus(thread_times(pids), before)
+            results.append(Transfer(size / seconds / 1e6, threads, perf.shares()))
         client.delete(f"/v2/images/{image['id']}")
-    upload = _minus(after_upload, before)
-    download = _minus(after_download, after_upload)
-    return upload, download, size / up_s / 1e6, size / down_s / 1e6
+    return results[0], results[1]
 
 
-def report(title: str, spent: dict[str, float], size: int, rate: float) -> None:
+def section(backend: str, direction: str, transfer: Transfer, size: int) -> list[str]:
+    """Markdown lines: CPU-s per GiB in Spyglass (by shared object) and in the backend."""
     scale = GIB / size
-    total = sum(spent.values()) * scale
-    print(f"\n{title}: {rate:.0f} MB/s, {total:.2f} CPU-s per GiB in all")
-    for name, seconds in sorted(spent.items(), key=lambda item: -item[1]):
-        if seconds * scale >= 0.05:
-            print(f"  {seconds * scale:6.2f}  {name}")
+    ours = sum(v for k, v in transfer.threads.items() if k.startswith("spyglass")) * scale
+    theirs = sum(v for k, v in transfer.threads.items() if not k.startswith("spyglass")) * scale
+    lines = [
+        f"{backend} {direction}: {transfer.rate:.0f} MB/s; CPU-s per GiB: Spyglass "
+        f"{ours:.2f}, the backend's servers {theirs:.2f}.",
+        "",
+        "| where | CPU-s per GiB |",
+        "|---|---:|",
+    ]
+    for name, share in sorted(transfer.objects.items(), key=lambda item: -item[1]):
+        if share * ours >= 0.05:
+            lines.append(f"| Spyglass: {name} | {share * ours:.2f} |")
+    for name, seconds in sorted(transfer.threads.items(), key=lambda item: -item[1]):
+        if not name.startswith("spyglass") and seconds * scale >= 0.05:
+            lines.append(f"| {name} | {seconds * scale:.2f} |")
+    return [*lines, ""]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--size", type=int, default=512, help="image size in MiB")
-    parser.add_argument("--backend", default="rbd")
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--backends", default="filesystem,rbd,swift,s3")
+    parser.add_argument("--output", type=Path, default=None, help="docs/performance.md")
     args = parser.parse_args(argv)
-    backend = load(args.backend)
-    reason = backend.unavailable()
-    if reason is not None:
-        raise SystemExit(f"{backend.name}: {reason}")
-    work = REPO / ".bench" / "thread-cpu" / backend.name
-    work.mkdir(parents=True, exist_ok=True)
-    server = Spyglass(work, backend.spyglass_lines(work))
-    server.start(fresh=True)
-    try:
-        for _ in range(args.rounds):
-            up, down, up_rate, down_rate = profile(server.url, server.pid(), args.size * MIB)
-            report(f"{backend.name} upload", up, args.size * MIB, up_rate)
-            report(f"{backend.name} download", down, args.size * MIB, down_rate)
-    finally:
-        server.stop()
+    size = args.size * MIB
+    lines: list[str] = []
+    for name in args.backends.split(","):
+        backend = load(name.strip())
+        reason = backend.unavailable()
+        if reason is not None:
+            print(f"{backend.name}: skipped: {reason}")
+            continue
+        work = REPO / ".bench" / "thread-cpu" / backend.name
+        work.mkdir(parents=True, exist_ok=True)
+        server = Spyglass(work, backend.spyglass_lines(work))
+        server.start(fresh=True)
+        try:
+            upload, download = profile(server.url, server.pid(), size)
+        finally:
+            server.stop()
+        lines += section(backend.name, "upload", upload, size)
+        lines += section(backend.name, "download", download, size)
+    text = "\n".join(lines)
+    print(text)
+    if args.output is not None:
+        intro = (
+            f"`python bench/thread_cpu.py --size {args.size} --backends {args.backends} "
+            f"--output docs/performance.md` at revision {revision()} (load average "
+            f"{os.getloadavg()[0]:.1f}): one {args.size} MiB upload and download per store "
+            "through Spyglass (2 workers), CPU seconds per GiB from /proc for every thread of "
+            "Spyglass and of the backend's servers, and Spyglass's own split by shared "
+            "object from perf samples (the interpreter's share includes the store drivers' "
+            "Python)."
+        )
+        replace_section(args.output, HEADING, f"{intro}\n\n{text}")
 
 
 if __name__ == "__main__":

@@ -49,9 +49,10 @@ def run(url: str, pid: int | None, size: int, api: str = "v2") -> dict[str, floa
     """One upload and one download of ``size`` bytes; figures in MB/s, CPU-s/GiB and MiB.
 
     The bytes move through ``suite/http.py``'s blocking socket client (one reused buffer
-    each way), not httpx: httpx's pure-Python HTTP parsing and copies cost as much CPU
-    as a server on these two cores, so it set the download figures of every server
-    (about 100-250 MB/s) instead of measuring them."""
+    each way; uploads chunked, as the glance client sends them), not httpx: httpx's
+    pure-Python HTTP parsing and copies cost as much CPU as a server on these two cores,
+    so it set the download figures of every server (about 100-250 MB/s) instead of
+    measuring them."""
     target = urlsplit(url)
     host, port = target.hostname or "127.0.0.1", target.port or 80
     with httpx.Client(base_url=url, timeout=600) as client:
@@ -63,7 +64,7 @@ def run(url: str, pid: int | None, size: int, api: str = "v2") -> dict[str, floa
         if sampler:
             sampler.__enter__()
         cpu = cpu_seconds(pid)
-        upload_s = http.upload(host, port, image["id"], size, api)
+        upload_s = http.upload(host, port, image["id"], size, api, chunked=True)
         upload_cpu = cpu_seconds(pid) - cpu
         shown = client.get(f"/v2/images/{image['id']}").json()
         if shown["checksum"] != http.pattern_md5(size):

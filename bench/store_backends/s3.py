@@ -81,7 +81,7 @@ class S3(StoreBackend):
         try:
             importlib.import_module("boto3")
         except ImportError:
-            return "boto3 is not installed (pip install boto3, matching botocore)"
+            return "boto3 is not installed (pip install -e '.[bench-stores]')"
         status = subprocess.run(
             ["bash", str(REPO / "scripts" / self.script), "status"],
             capture_output=True,

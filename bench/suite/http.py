@@ -217,16 +217,19 @@ def data_path(api: str, image_id: str) -> str:
     return f"/v1/images/{image_id}" if api == "v1" else f"/v2/images/{image_id}/file"
 
 
-def upload(host: str, port: int, image_id: str, size: int, api: str = "v2") -> float:
-    """PUT ``size`` pattern bytes (with ``Content-Length``); returns the seconds taken."""
+def upload(
+    host: str, port: int, image_id: str, size: int, api: str = "v2", *, chunked: bool = False
+) -> float:
+    """PUT ``size`` pattern bytes; returns the seconds taken. With ``Content-Length``, or
+    with ``chunked`` in 1 MiB chunks of ``Transfer-Encoding: chunked``, as python-glanceclient
+    sends a file (the server then does not know the size in advance)."""
     buf = bytearray(pattern_seed(size))
     view = memoryview(buf)
+    headers = {"Content-Type": "application/octet-stream"}
+    if chunked:
+        headers["Transfer-Encoding"] = "chunked"
     head = _request_head(
-        "PUT",
-        f"{host}:{port}",
-        data_path(api, image_id),
-        {"Content-Type": "application/octet-stream"},
-        size,
+        "PUT", f"{host}:{port}", data_path(api, image_id), headers, None if chunked else size
     )
     started = time.perf_counter()
     with _connect(host, port) as sock:
@@ -234,7 +237,14 @@ def upload(host: str, port: int, image_id: str, size: int, api: str = "v2") -> f
             sock.sendall(head)
             for counter, offset in enumerate(range(0, size, BLOCK)):
                 buf[:8] = counter.to_bytes(8, "big")
-                sock.sendall(view[: min(BLOCK, size - offset)])
+                piece = view[: min(BLOCK, size - offset)]
+                if chunked:
+                    sock.sendall(b"%x\r\n" % len(piece))
+                sock.sendall(piece)
+                if chunked:
+                    sock.sendall(b"\r\n")
+            if chunked:
+                sock.sendall(b"0\r\n\r\n")
         except OSError as exc:  # the server answered early (an error) and closed
             try:
                 status, _, _ = _read_response(sock, None)
