@@ -7,8 +7,8 @@ Each configuration gets a fresh database (PostgreSQL and MariaDB are the machine
 5432 and 3306; a database per configuration is created and dropped), ``--seed`` images made
 through its API, then create, show and list (first page of 20) at concurrency 1 and 32 for
 ``--duration`` seconds each. Every server runs with the same worker count (suite.servers.WORKERS);
-the registry configuration is that many API workers plus one registry process. Writes the
-"Database backends" section of docs/performance.md.
+the registry configuration is that many API workers plus a registry with as many workers.
+Writes the "Database backends" section of docs/performance.md.
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ def _sync(work: Path, url: str) -> None:
 
 
 class Registry:
-    """``spyglass registry`` on a free port, over one database, trusting a shared token."""
+    """``spyglass registry`` on a free port, over one database, trusting a shared token, with
+    as many workers as the API servers have."""
 
     def __init__(self, work: Path, url: str) -> None:
         self.work = work
@@ -97,7 +98,8 @@ class Registry:
         config = self.work / "glance-registry.conf"
         config.write_text(
             f"[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = {self.port}\n"
-            f"registry_auth_token = {TOKEN}\n[database]\nconnection = {self.url}\n"
+            f"registry_auth_token = {TOKEN}\nworkers = {WORKERS}\n"
+            f"[database]\nconnection = {self.url}\n"
         )
         with (self.work / "registry.log").open("ab") as log:
             self.process = subprocess.Popen(
