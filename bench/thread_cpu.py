@@ -47,7 +47,12 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 TICK = float(os.sysconf("SC_CLK_TCK"))
 HEADING = "## Stores: where the time goes"
-BACKEND_PROCESSES = re.compile(r"ceph-osd|ceph-mon|swift-|moto|memcached")
+BACKEND_PROCESSES = {
+    "rbd": re.compile(r"ceph-(osd|mon|mgr)"),
+    "swift": re.compile(r"swift-|memcached"),
+    "s3": re.compile(r"moto"),
+}
+"""The backend's own server processes, by command line (the filesystem store has none)."""
 
 
 def thread_times(pids: list[int]) -> dict[str, float]:
@@ -80,11 +85,14 @@ def _fold(name: str) -> str:
     return re.sub(r"\d+", "N", name)
 
 
-def backend_pids() -> list[int]:
+def backend_pids(backend: str) -> list[int]:
+    pattern = BACKEND_PROCESSES.get(backend)
+    if pattern is None:
+        return []
     return [
         p.pid
         for p in psutil.process_iter(["name", "cmdline"])
-        if BACKEND_PROCESSES.search(" ".join(p.info["cmdline"] or [p.info["name"] or ""]))
+        if pattern.search(" ".join(p.info["cmdline"] or [p.info["name"] or ""]))
     ]
 
 
@@ -167,7 +175,7 @@ class Transfer:
     objects: dict[str, float]
 
 
-def profile(url: str, root: int, size: int) -> tuple[Transfer, Transfer]:
+def profile(url: str, root: int, size: int, backend: str) -> tuple[Transfer, Transfer]:
     """One upload and one download, each measured by thread and by shared object."""
     target = urlsplit(url)
     host, port = target.hostname or "127.0.0.1", target.port or 80
@@ -178,7 +186,7 @@ def profile(url: str, root: int, size: int) -> tuple[Transfer, Transfer]:
                   "container_format": "bare"},
         ).json()  # fmt: skip
         ours = server_pids(root)
-        pids = ours + backend_pids()
+        pids = ours + backend_pids(backend)
         results = []
         for upload in (True, False):
             before = thread_times(pids)
@@ -233,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         server = Spyglass(work, backend.spyglass_lines(work))
         server.start(fresh=True)
         try:
-            upload, download = profile(server.url, server.pid(), size)
+            upload, download = profile(server.url, server.pid(), size, backend.name)
         finally:
             server.stop()
         lines += section(backend.name, "upload", upload, size)

@@ -37,15 +37,15 @@ class Rbd(StoreBackend):
     )
     remark = (
         "rbd: the cluster (one mon, one BlueStore osd on this machine's disk, one mgr) runs "
-        "on the same two cores as the movers. Spyglass writes pieces of 2 MiB or more, 4 MiB "
-        "in flight (librbd aio, zero-copy), and hashes MD5 + SHA-512 on the way; the own "
-        "client hashes nothing. Measured with psutil around 256 MiB transfers through one "
-        "server (load average about 3): an upload costs Spyglass 7.3-7.6 CPU-s per GiB "
-        "(hashing and the socket about 3.7 s, as for the filesystem store) and the osd "
-        "2.4-2.7 s, a download 1.7-1.8 s and the osd 1.4-1.5 s: uploads are CPU-bound on "
-        "two cores. The revision before the memory work cost 6.9-7.2 and 2.0-2.3 s per GiB "
-        "uploaded (2 MiB pieces aligned to objects, librbd copying each) at a peak RSS of "
-        "about 400 MiB for the three server processes, against 320 now."
+        "on the same two cores as the movers. Uploads are CPU-bound: in the profile "
+        '("Stores: where the time goes") Spyglass spends about three times the osd\'s CPU '
+        "per GiB, half of it MD5 + SHA-512, which the own client's librbd loop does not "
+        "compute, and the rest mostly the socket receive; on two cores the sum of the "
+        "server's, the osd's and the client's CPU per GiB sets the rate. Upstream hashes the "
+        "same bytes. Downloads read two 1 MiB pieces ahead with librbd's aio "
+        "(`stores/rbd_read.py`) and cost Spyglass about as much CPU as the osd; every "
+        "mover's download rate swings 1.5-2x from run to run here, with the osd reading "
+        "from the disk or from its cache."
     )
 
     def __init__(self) -> None:

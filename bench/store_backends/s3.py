@@ -70,11 +70,15 @@ class S3(StoreBackend):
         )
         self.remark = (
             f"s3 ({self.server}): every mover talks to the same S3 server on the same two "
-            "cores; moto is one Python process that keeps every object in memory, Swift's "
-            "s3api turns each part into a Swift object (MD5 on the object server), so the "
-            "server takes most of the CPU. boto3 and upstream send 10 parts at once from "
-            "memory (upstream holds 10 x 10 MiB); Spyglass streams, with one part in "
-            "flight while the next fills, to stay under 150 MiB."
+            "cores; moto is one Python process that keeps every object in memory and, in "
+            'the profile ("Stores: where the time goes"), spends more than twice '
+            "Spyglass's CPU per GiB uploaded, so no mover gets far from its rate on upload. "
+            "boto3 and upstream send 10 parts at once from memory (upstream's peak RSS in "
+            "the table); Spyglass streams, with one part in flight while the next fills, to stay "
+            "under 150 MiB. Downloads: Spyglass's S3 client reads bodies through httpx, "
+            "whose HTTP/1.1 parsing is pure Python (the interpreter's share of the download "
+            "profile), where upstream reads through boto3's urllib3 and http.client's C "
+            "buffered reads; a C-parsing client for the read path is the next step."
         )
 
     def unavailable(self) -> str | None:

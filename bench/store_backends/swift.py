@@ -102,18 +102,13 @@ class Swift(StoreBackend):
     remark = (
         "swift: all three movers share one single-replica Swift all-in-one (eventlet proxy "
         "and object server) on the same two cores, so whatever CPU a mover spends is taken "
-        "from Swift. Measured with psutil around a 512 MiB transfer through a Spyglass server"
-        " (12:52 UTC, load average about 10): the upload cost Spyglass 5.0-5.3 CPU-s per GiB "
-        "(about 2.2 s of it MD5 + SHA-512, as the filesystem store's profile found; the Swift"
-        " driver alone 0.5 s) and Swift's proxy and object server 3.9-4.5 s; the download "
-        "cost Spyglass 0.9-1.5 s and Swift 6.4-6.8 s. The own client hashes nothing on the "
-        "server side and uploads its segments on 10 threads at once, which a server streaming"
-        " one request cannot do without holding several segments in memory; those are the "
-        "differences behind the missed upload target. Downloads run at about the same rate "
-        "for every mover (own client 96, upstream 100, Spyglass 92 MB/s) with Swift doing "
-        "most of the work, so 1.5x upstream is out of reach there. A first run, with the "
-        "driver reading bodies through httpx (1.46 CPU-s per GiB in the driver against 0.55 "
-        "now), downloaded at 54 MB/s against upstream's 69."
+        'from Swift. In the profile ("Stores: where the time goes") Swift\'s servers spend '
+        "about 0.7x Spyglass's CPU per GiB uploaded and four times Spyglass's per GiB "
+        "downloaded: downloads run at Swift's rate for every mover (the own client, upstream "
+        "and Spyglass within 25% of each other), so 1.5x upstream is out of reach there. "
+        "Uploads: half of Spyglass's CPU is MD5 + SHA-512, which the own client does not "
+        "compute, and the own client sends its segments on 10 threads at once, which a "
+        "server streaming one request cannot do without holding several segments in memory."
     )
 
     def __init__(self) -> None:
