@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from spyglass.db import rows
 from spyglass.db.engine import Database
-from spyglass.db.listing import IMAGE_COLUMNS, build_list_select, marker_visibility
+from spyglass.db.listing import IMAGE_COLUMNS, list_select, marker_visibility
 from spyglass.db.models import ImageLocationRow, ImageRow, UploadReservationRow
 from spyglass.db.outbox import Outbox
 from spyglass.domain.image import Image, ImageStatus
@@ -236,7 +236,8 @@ class SqlImageRepository:
                 ).first()
             if marker is None:  # unknown, deleted or hidden: the same answer for each
                 raise BadRequest(f"marker {query.marker} could not be found.")
-        found = connection.execute(build_list_select(query, marker, connection.dialect.name)).all()
+        statement, params = list_select(query, marker, connection.dialect.name)
+        found = connection.execute(statement, params).all()
         return rows.load(connection, found)
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,10 +22,20 @@ from spyglass.errors import UnsupportedMediaType
 
 def render(request: Request, image: Image) -> dict[str, Any]:
     """The image as JSON, without the properties this caller may not read."""
-    svc = services(request)
+    return renderer(request)(image)
+
+
+def renderer(request: Request) -> Callable[[Image], dict[str, Any]]:
+    """``render`` for many images of one request (a list page): the request's services
+    and context looked up once, not once per image."""
+    svc, ctx = services(request), context(request)
     with_locations = svc.views.show_locations or svc.views.show_direct_url
-    shown = svc.images.readable(context(request), image, with_locations=with_locations)
-    return image_view(shown, svc.views)
+
+    def render_one(image: Image) -> dict[str, Any]:
+        shown = svc.images.readable(ctx, image, with_locations=with_locations)
+        return image_view(shown, svc.views)
+
+    return render_one
 
 
 async def create_image(request: Request) -> Response:
@@ -51,7 +62,7 @@ async def list_images(request: Request) -> Response:
     images, next_marker = await svc.images.list(context(request), query)
     without_marker = [(k, v) for k, v in params if k != "marker"]
     body: dict[str, object] = {
-        "images": [render(request, i) for i in images],
+        "images": list(map(renderer(request), images)),
         "first": "/v2/images" + (f"?{urlencode(without_marker)}" if without_marker else ""),
         "schema": "/v2/schemas/images",
     }
