@@ -153,6 +153,28 @@ async def test_the_default_pool_keeps_what_concurrent_requests_opened(db: Db) ->
     assert (small["pool_size"], small["max_overflow"]) == (15, 0)  # never more in all
 
 
+async def test_one_at_a_time_requests_reuse_the_last_returned_connection(db: Db) -> None:
+    """After a burst opened many connections, requests one at a time keep taking the
+    connection just returned (last in, first out), not each idle one in turn: rotating
+    through 32 idle aiomysql connections made a MariaDB list page 3x slower."""
+    if db.backend == "sqlite":
+        pytest.skip("SQLite reads use a thread's own connection")
+    database = create_database(db.url)
+    assert isinstance(database, AsyncDatabase)
+    used: list[int] = []
+    event.listen(database.engine.sync_engine, "checkout", lambda dbapi, *_: used.append(id(dbapi)))
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(8):
+                await stack.enter_async_context(_held(database))
+        used.clear()
+        for _ in range(6):
+            await database.read(lambda connection: connection.execute(text("SELECT 1")))
+        assert len(set(used)) == 1, used
+    finally:
+        await database.dispose()
+
+
 async def test_connection_recycle_time_replaces_old_connections(db: Db) -> None:
     async def select_one(database: Database) -> None:
         await database.run(lambda session: session.execute(text("SELECT 1")))
