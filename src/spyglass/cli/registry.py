@@ -85,7 +85,9 @@ def registry(
         tls = tls_options(settings)
         trust = Trust.from_settings(settings)
         url = database_url(settings, data_dir)
-        app = build_registry_app(settings, data_dir=data_dir) if settings.workers <= 1 else None
+        # built here with workers too: a configuration error is then one line and exit 2
+        # here, not a crash in every worker (each builds its own app after the fork)
+        app = build_registry_app(settings, data_dir=data_dir)
     except ConfigError as exc:
         raise _fail(exc.message) from None
     scheme = "https" if tls else "http"
@@ -107,7 +109,7 @@ def registry(
         "loop": "uvloop",
         **tls,
     }
-    if app is None:
+    if settings.workers > 1:
         factory = functools.partial(build_registry_app, settings, data_dir=data_dir)
         code = serve_workers(
             settings.workers, settings.bind_host, port, settings.backlog, options, lambda: factory
