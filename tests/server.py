@@ -19,12 +19,43 @@ import httpx
 
 from tests.backends import Provisioner, active
 
+_HANDED_OUT: set[int] = set()
+"""Ports this process has given out already (a test may take two before starting either)."""
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A loopback port nothing listens on, for a server a test starts a moment later.
+
+    Not ``bind(0)``: the kernel picks that from its ephemeral range, the range every outgoing
+    connection takes its local port from, so in the seconds before the server binds it a client
+    connection (a database driver, say) can take it and the server fails with "address in use".
+    Ports just below that range are only ever taken by a listener that asked for one. Each
+    pytest-xdist worker draws from its own slice, so two workers never hand out the same port.
+    """
+    top = min(_ephemeral_low(), 65536)
+    bottom = max(top - 12000, 10000)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index, count = (int(worker), 8) if worker.isdigit() else (0, 1)
+    width = (top - bottom) // count
+    start = bottom + (index % count) * width
+    for port in random.sample(range(start, start + width), width):
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
         return port
+    raise RuntimeError(f"no free loopback port in {start}-{start + width - 1}")
 
 
 def _wait_until_up(

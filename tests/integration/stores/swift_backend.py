@@ -11,7 +11,6 @@ tests skip, except under ``CI=true``, where they fail.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pytest
 import swiftclient  # type: ignore[import-untyped]
 
 from spyglass.stores.swift_auth import Credentials
+from tests.server import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "scripts" / "swift.sh"
@@ -50,12 +50,6 @@ def _need(*args: str) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
