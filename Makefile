@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/spyglass api --bind-host 127.0.0.1 --bind-port 9292 --data-dir data
 
-## Lint, type-check and run the whole test suite.
+## Lint, type-check and run the whole test suite, on every core (TEST_WORKERS=0: one process).
+TEST_WORKERS ?= auto
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -26,6 +26,42 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "backends(*names): the configurations a test can run in")
 
 
+SHARED_SERVICES: dict[str, str] = {
+    "ceph": "ceph",  # the RBD contract stops and starts the one osd every RBD test uses
+    "foreign_pool": "ceph",
+    "private_broker": "rabbitmq-private",  # fault tests stop it; its starter stops it at the end
+    "keystone": "keystone",  # the session that started Keystone stops it at its end
+    "keystone_proxy": "keystone",
+    "private_pg": "postgres-private",  # the fault tests stop and start that cluster
+}
+"""Fixtures standing for a service some test stops or restarts, and the service's name."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that share a service one of them stops run in one pytest-xdist worker, one after
+    the other (``--dist loadgroup``), so no test sees a service another worker took away.
+    Services used together by one test join one group, so no pair is split across workers."""
+    group_of: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while group_of.get(name, name) != name:
+            name = group_of[name]
+        return name
+
+    needs = [
+        {SHARED_SERVICES[f] for f in getattr(item, "fixturenames", ()) if f in SHARED_SERVICES}
+        for item in items
+    ]
+    for services in needs:
+        first, *others = sorted(services) or [""]
+        for other in others:
+            group_of[root(other)] = root(first)
+    for item, services in zip(items, needs, strict=True):
+        if services:
+            item.add_marker(pytest.mark.xdist_group(root(min(services))))
+
+
 _CURRENT: list[Provisioner] = []
 """The live ``metadata_backend`` configuration (pytest keeps the last one until the session
 ends, after the tests that asked for it)."""

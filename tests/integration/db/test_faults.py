@@ -26,7 +26,7 @@ FAST_FAIL = ["max_retries = 2", "retry_interval = 1"]
 
 
 @pytest.fixture
-def pg() -> Iterator[PrivatePostgres]:
+def private_pg() -> Iterator[PrivatePostgres]:
     yield from private_postgres()
 
 
@@ -87,9 +87,11 @@ def _wait_for(client: httpx.Client, path: str, timeout: float = 30) -> httpx.Res
         time.sleep(0.5)
 
 
-def test_database_down_answers_503_then_recovers(pg: PrivatePostgres, tmp_path: Path) -> None:
-    _synced(pg.url)
-    server = _serve(tmp_path, pg.url).start()
+def test_database_down_answers_503_then_recovers(
+    private_pg: PrivatePostgres, tmp_path: Path
+) -> None:
+    _synced(private_pg.url)
+    server = _serve(tmp_path, private_pg.url).start()
     headers = {"Accept": "application/json"}
     try:
         with httpx.Client(base_url=server.url, timeout=30, trust_env=False, headers=headers) as c:
@@ -97,13 +99,13 @@ def test_database_down_answers_503_then_recovers(pg: PrivatePostgres, tmp_path: 
             assert created.status_code == 201
             image = created.json()["id"]
 
-            pg.stop()
+            private_pg.stop()
             _expect_503(c, "GET", "/v2/images")
             _expect_503(c, "GET", f"/v2/images/{image}")
             _expect_503(c, "POST", "/v2/images", json={"name": "during"})
             assert c.get("/healthcheck").status_code == 503  # the balancer takes it out
 
-            pg.start()
+            private_pg.start()
             assert _wait_for(c, f"/v2/images/{image}").json()["name"] == "before"
             assert c.post("/v2/images", json={"name": "after"}).status_code == 201
             assert c.get("/healthcheck").status_code == 200
@@ -111,35 +113,35 @@ def test_database_down_answers_503_then_recovers(pg: PrivatePostgres, tmp_path: 
             assert names == {"before", "after"}
     finally:
         server.stop()
-    assert pg.password not in server.log.read_text()
+    assert private_pg.password not in server.log.read_text()
     assert "Traceback" not in server.log.read_text()
 
 
 def test_a_changed_password_answers_503_until_it_is_restored(
-    pg: PrivatePostgres, tmp_path: Path
+    private_pg: PrivatePostgres, tmp_path: Path
 ) -> None:
-    _synced(pg.url)
-    server = _serve(tmp_path, pg.url).start()
+    _synced(private_pg.url)
+    server = _serve(tmp_path, private_pg.url).start()
     headers = {"Accept": "application/json"}
     try:
         with httpx.Client(base_url=server.url, timeout=30, trust_env=False, headers=headers) as c:
             assert c.get("/v2/images").status_code == 200
-            pg.set_password("not-the-configured-one")
+            private_pg.set_password("not-the-configured-one")
             _expect_503(c, "GET", "/v2/images")
-            pg.set_password(pg.password)
+            private_pg.set_password(private_pg.password)
             assert _wait_for(c, "/v2/images").status_code == 200
     finally:
         server.stop()
-    assert pg.password not in server.log.read_text()
+    assert private_pg.password not in server.log.read_text()
 
 
 def test_start_with_the_database_down_is_one_line_after_the_retries(
-    pg: PrivatePostgres, tmp_path: Path
+    private_pg: PrivatePostgres, tmp_path: Path
 ) -> None:
-    _synced(pg.url)
-    pg.stop()
-    stderr, took = _start_fails(tmp_path, pg.url, *FAST_FAIL)
-    line = _one_line_error(stderr, pg.password)
+    _synced(private_pg.url)
+    private_pg.stop()
+    stderr, took = _start_fails(tmp_path, private_pg.url, *FAST_FAIL)
+    line = _one_line_error(stderr, private_pg.password)
     assert "cannot connect to the database" in line
     assert "attempt 1 of 2" in stderr  # max_retries and retry_interval took effect
     assert "attempt 2 of 2" not in stderr
@@ -147,17 +149,19 @@ def test_start_with_the_database_down_is_one_line_after_the_retries(
 
 
 def test_start_with_a_wrong_password_is_one_line_at_once(
-    pg: PrivatePostgres, tmp_path: Path
+    private_pg: PrivatePostgres, tmp_path: Path
 ) -> None:
-    _synced(pg.url)
-    wrong = "wrong-" + pg.password
-    stderr, _ = _start_fails(tmp_path, pg.url_with_password(wrong), "max_retries = 5")
+    _synced(private_pg.url)
+    wrong = "wrong-" + private_pg.password
+    stderr, _ = _start_fails(tmp_path, private_pg.url_with_password(wrong), "max_retries = 5")
     line = _one_line_error(stderr, wrong)
     assert "password authentication failed" in line
     assert "attempt" not in stderr  # a wrong password is not retried
 
 
-def test_start_on_an_unsynced_database_says_to_sync(pg: PrivatePostgres, tmp_path: Path) -> None:
-    stderr, _ = _start_fails(tmp_path, pg.url)
-    line = _one_line_error(stderr, pg.password)
+def test_start_on_an_unsynced_database_says_to_sync(
+    private_pg: PrivatePostgres, tmp_path: Path
+) -> None:
+    stderr, _ = _start_fails(tmp_path, private_pg.url)
+    line = _one_line_error(stderr, private_pg.password)
     assert "run spyglass db sync" in line
