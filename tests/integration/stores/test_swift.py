@@ -24,11 +24,11 @@ from tests.integration.stores.swift_backend import (
     USER,
     SwiftProxy,
     container_name,
-    free_port,
     run_script,
     swift_main,
     swift_proxy,
 )
+from tests.server import free_port
 
 __all__ = ["swift_main", "swift_proxy"]  # fixtures
 THRESHOLD = 256 * 1024

@@ -20,10 +20,10 @@ from tests.integration.stores.swift_backend import (
     SCRIPT,
     SwiftProxy,
     container_name,
-    free_port,
     run_script,
     swift_main,
 )
+from tests.server import free_port
 
 __all__ = ["swift_main"]  # fixtures
 ADMIN_PASSWORD = os.environ.get("KEYSTONE_ADMIN_PASSWORD", "admin-secret")
