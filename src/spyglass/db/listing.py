@@ -212,10 +212,18 @@ def _filter_clauses(query: ListQuery) -> list[ColumnElement[bool]]:
     return clauses
 
 
+def _nullable(column: Any) -> bool:
+    return bool(column.property.columns[0].nullable)
+
+
 def _order(key: SortKey, dialect: str) -> UnaryExpression[Any]:
+    """NULL sorts as the lowest value, as on MySQL and SQLite. PostgreSQL puts NULL highest,
+    so a nullable key says where NULLs go; a key that cannot be NULL (``created_at``, ``id``:
+    the default order) says nothing, since ``DESC NULLS LAST`` is an order no ascending index
+    gives read backwards: PostgreSQL then sorted the whole table for every first page."""
     column = COLUMNS[key.key]
     ordered: UnaryExpression[Any] = column.desc() if key.descending else column.asc()
-    if dialect == "postgresql":
+    if dialect == "postgresql" and _nullable(column):
         ordered = ordered.nulls_last() if key.descending else ordered.nulls_first()
     return ordered
 
@@ -224,8 +232,10 @@ def _beyond(column: Any, value: Any, descending: bool) -> ColumnElement[bool]:
     """Rows strictly after ``value`` in this column's order (NULL counts as lowest)."""
     if value is None:
         return column.is_not(None) if not descending else false()
-    if descending:
+    if descending and _nullable(column):
         return or_(column < value, column.is_(None))
+    if descending:
+        return column < value  # type: ignore[no-any-return]
     return column > value  # type: ignore[no-any-return]
 
 
@@ -243,8 +253,7 @@ def _after_marker(sort: tuple[SortKey, ...], marker: Any) -> ColumnElement[bool]
     first = sort[0]
     column = COLUMNS[first.key]
     value = getattr(marker, first.key)
-    nullable = column.property.columns[0].nullable
-    if value is None or nullable:
+    if value is None or _nullable(column):
         return chain
     bound = column <= value if first.descending else column >= value
     return and_(bound, chain)
