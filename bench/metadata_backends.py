@@ -1,12 +1,13 @@
 """Metadata req/s by database backend: Spyglass on SQLite, PostgreSQL, MariaDB and through the
 registry (on PostgreSQL), beside upstream Glance 33 on PostgreSQL, in one run.
 
-    python bench/metadata_backends.py [--duration 6] [--seed 300] [--no-write]
+    python bench/metadata_backends.py [--rounds 3] [--duration 4] [--seed 300] [--no-write]
 
 Each configuration gets a fresh database (PostgreSQL and MariaDB are the machine's servers on
-5432 and 3306; a database per configuration is created and dropped), ``--seed`` images made
-through its API, then create, show and list (first page of 20) at concurrency 1 and 32 for
-``--duration`` seconds each. Every server runs with the same worker count (suite.servers.WORKERS);
+5432 and 3306; a database per configuration is created and dropped) and ``--seed`` images made
+through its API; all run at once, then create, show and list (first page of 20) at concurrency
+1 and 32 are measured ``--rounds`` times for ``--duration`` seconds, the configurations taking
+turns, and the median kept. Every server runs with the same worker count (suite.servers.WORKERS);
 the registry configuration is that many API workers plus a registry with as many workers.
 Writes the "Database backends" section of docs/performance.md.
 """
@@ -18,6 +19,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -135,6 +137,16 @@ class UpstreamOn(Upstream):
 class Figures:
     rps: float
     errors: int
+    low: float = 0.0
+    high: float = 0.0
+
+    @staticmethod
+    def median(runs: list[Figures]) -> Figures:
+        """The middle rate of several runs of one figure, their range and all their errors."""
+        rates = sorted(run.rps for run in runs)
+        return Figures(
+            statistics.median(rates), sum(run.errors for run in runs), rates[0], rates[-1]
+        )
 
 
 def _requests(server: Server, operation: str, ids: list[str]) -> Callable[[int], Request]:
@@ -164,64 +176,79 @@ SHOW_BODIES: list[bytes] = []
 """A Spyglass show answer, for the bare route to answer the same bytes."""
 
 
-def measure_bare(work: Path, duration: float) -> dict[tuple[str, int], Figures]:
-    """The bare route (``bench/bare_route.py``, the same server settings) answering the
-    bytes of a Spyglass show, under the same load as the show figures."""
-    bare = ceilings.BareStarlette(work / "bare", SHOW_BODIES[0])
-    bare.start()
-    try:
-        found: dict[tuple[str, int], Figures] = {}
-        for concurrency in CONCURRENCY:
-            result = run_load(
-                bare.host, bare.port, concurrency,
-                lambda _i: ("GET", "/v2/images/bare", b"", {}), duration=duration,
-            )  # fmt: skip
-            found[("show", concurrency)] = Figures(result.rps, result.errors)
-            print(f"  bare   x{concurrency:<2} {result.rps:8.1f} req/s", flush=True)
-        return found
-    finally:
-        bare.stop()
+@dataclass
+class Configuration:
+    """One server under test, the images seeded into it, and how to take it down."""
+
+    label: str
+    server: Server
+    ids: list[str]
+    cleanup: Callable[[], None]
+
+    def requests(self, operation: str) -> Callable[[int], Request]:
+        return _requests(self.server, operation, self.ids)
 
 
-def measure(server: Server, seed: int, duration: float) -> dict[tuple[str, int], Figures]:
+def _seeded(label: str, server: Server, cleanup: Callable[[], None], seed: int) -> Configuration:
     ids = [create_image(server, f"seed-{i}") for i in range(seed)]
     if not SHOW_BODIES and isinstance(server, Spyglass):
         SHOW_BODIES.append(ceilings.show_body(server, f"/v2/images/{ids[0]}"))
     run_load(server.host, server.port, 4, _requests(server, "show", ids), duration=1.0)  # warm
-    found: dict[tuple[str, int], Figures] = {}
+    return Configuration(label, server, ids, cleanup)
+
+
+def _one_figure(
+    configuration: Configuration, operation: str, concurrency: int, duration: float
+) -> Figures:
+    server = configuration.server
+    expect = (201,) if operation == "create" else (200,)
+    result = run_load(
+        server.host, server.port, concurrency, configuration.requests(operation),
+        expect=expect, duration=duration,
+    )  # fmt: skip
+    if result.errors:
+        print(f"  ! {configuration.label} {operation} x{concurrency}: {result.errors} errors: "
+              f"{result.first_error}", flush=True)  # fmt: skip
+    return Figures(result.rps, result.errors)
+
+
+def measure(
+    configurations: list[Configuration], duration: float, rounds: int
+) -> dict[str, dict[tuple[str, int], Figures]]:
+    """Every figure ``rounds`` times, the configurations taking turns within each round (in
+    an order that rotates), and the median kept: on a shared 2-core machine a slow spell then
+    falls on every configuration of a round alike rather than on whichever ran at that time."""
+    samples: dict[str, dict[tuple[str, int], list[Figures]]] = {c.label: {} for c in configurations}
     for operation in OPERATIONS:
-        expect = (201,) if operation == "create" else (200,)
         for concurrency in CONCURRENCY:
-            result = run_load(
-                server.host,
-                server.port,
-                concurrency,
-                _requests(server, operation, ids),
-                expect=expect,
-                duration=duration,
+            for round_ in range(rounds):
+                turn = round_ % len(configurations)
+                for configuration in configurations[turn:] + configurations[:turn]:
+                    figure = _one_figure(configuration, operation, concurrency, duration)
+                    samples[configuration.label].setdefault((operation, concurrency), []).append(
+                        figure
+                    )
+            line = "  ".join(
+                f"{c.label.removeprefix('Spyglass').strip(', ') or c.label}: "
+                + "/".join(f"{f.rps:.0f}" for f in samples[c.label][(operation, concurrency)])
+                for c in configurations
             )
-            if result.errors:
-                print(f"  ! {operation} x{concurrency}: {result.errors} errors: "
-                      f"{result.first_error}", flush=True)  # fmt: skip
-            found[(operation, concurrency)] = Figures(result.rps, result.errors)
-            print(f"  {operation:6} x{concurrency:<2} {result.rps:8.1f} req/s", flush=True)
-    return found
+            print(f"  {operation:6} x{concurrency:<2} {line}", flush=True)
+    return {
+        label: {key: Figures.median(found) for key, found in figures.items()}
+        for label, figures in samples.items()
+    }
 
 
 def _spyglass(work: Path, lines: list[str]) -> Spyglass:
     return Spyglass(work, ["bind_host = 127.0.0.1", *lines])
 
 
-def run_all(work: Path, seed: int, duration: float) -> dict[str, dict[tuple[str, int], Figures]]:
-    results: dict[str, dict[tuple[str, int], Figures]] = {}
-
-    def one(label: str, start: Callable[[], tuple[Server, Callable[[], None]]]) -> None:
-        print(f"{label}:", flush=True)
-        server, cleanup = start()
-        try:
-            results[label] = measure(server, seed, duration)
-        finally:
-            cleanup()
+def run_all(
+    work: Path, seed: int, duration: float, rounds: int
+) -> dict[str, dict[tuple[str, int], Figures]]:
+    """All configurations up at once (idle ones cost nothing measurable), each seeded, then
+    measured in turns (``measure``); the bare route last, under the show load."""
 
     def sqlite() -> tuple[Server, Callable[[], None]]:
         server = _spyglass(work / "sqlite", [])
@@ -277,17 +304,60 @@ def run_all(work: Path, seed: int, duration: float) -> dict[str, dict[tuple[str,
 
         return server, cleanup
 
-    one("Spyglass, SQLite", sqlite)
-    one("Spyglass, PostgreSQL", on(POSTGRES, "postgresql"))
-    one("Spyglass, MariaDB", on(MYSQL, "mariadb"))
-    one("Spyglass through the registry, PostgreSQL", registry)
-    one("upstream Glance 33, PostgreSQL", upstream)
+    starts = {
+        "Spyglass, SQLite": sqlite,
+        "Spyglass, PostgreSQL": on(POSTGRES, "postgresql"),
+        "Spyglass, MariaDB": on(MYSQL, "mariadb"),
+        "Spyglass through the registry, PostgreSQL": registry,
+        "upstream Glance 33, PostgreSQL": upstream,
+    }
+    configurations: list[Configuration] = []
+    try:
+        for label, start in starts.items():
+            print(f"{label}: starting, {seed} images", flush=True)
+            server, cleanup = start()
+            try:
+                configurations.append(_seeded(label, server, cleanup, seed))
+            except BaseException:
+                cleanup()
+                raise
+        results = measure(configurations, duration, rounds)
+    finally:
+        for configuration in configurations:
+            configuration.cleanup()
     print(f"{BARE}:", flush=True)
-    results[BARE] = measure_bare(work, duration)
+    results[BARE] = measure_bare(work, duration, rounds)
     return results
 
 
-def report(results: dict[str, dict[tuple[str, int], Figures]], seed: int, duration: float) -> str:
+def measure_bare(work: Path, duration: float, rounds: int) -> dict[tuple[str, int], Figures]:
+    """The bare route (``bench/bare_route.py``, the same server settings) answering the
+    bytes of a Spyglass show, under the same load as the show figures (median of ``rounds``)."""
+    bare = ceilings.BareStarlette(work / "bare", SHOW_BODIES[0])
+    bare.start()
+    try:
+        found: dict[tuple[str, int], Figures] = {}
+        for concurrency in CONCURRENCY:
+            runs = []
+            for _ in range(rounds):
+                result = run_load(
+                    bare.host, bare.port, concurrency,
+                    lambda _i: ("GET", "/v2/images/bare", b"", {}), duration=duration,
+                )  # fmt: skip
+                runs.append(Figures(result.rps, result.errors))
+            found[("show", concurrency)] = Figures.median(runs)
+            print(
+                f"  bare   x{concurrency:<2} {found[('show', concurrency)].rps:8.1f} req/s",
+                flush=True,
+            )
+        return found
+    finally:
+        bare.stop()
+
+
+def report(
+    results: dict[str, dict[tuple[str, int], Figures]], seed: int, duration: float, rounds: int
+) -> str:
     results = dict(results)
     bare = results.pop(BARE, None)
     upstream = results["upstream Glance 33, PostgreSQL"]
@@ -300,6 +370,11 @@ def report(results: dict[str, dict[tuple[str, int], Figures]], seed: int, durati
     for label, figures in results.items():
         cells = [f"{figures[(op, c)].rps:.0f}" for op in OPERATIONS for c in CONCURRENCY]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    spread = [lines[0], lines[1]]
+    for label, figures in results.items():
+        cells = [f"{figures[(op, c)].low:.0f}-{figures[(op, c)].high:.0f}"
+                 for op in OPERATIONS for c in CONCURRENCY]  # fmt: skip
+        spread.append(f"| {label} | " + " | ".join(cells) + " |")
     ratio_lines = []
     for label, figures in results.items():
         if label.startswith("upstream"):
@@ -311,10 +386,11 @@ def report(results: dict[str, dict[tuple[str, int], Figures]], seed: int, durati
     load = os.getloadavg()
     return "\n".join(
         [
-            "`python bench/metadata_backends.py` (one run; "
-            f"{seed} images made through each API first, {duration:g} s per figure, "
-            f"{WORKERS} workers each, {errors} errors; load average before the run "
-            f"{load[0]:.1f} on 2 cores shared with other work, so compare within this table).",
+            f"`python bench/metadata_backends.py --rounds {rounds} --duration {duration:g}` "
+            f"(one run; {seed} images made through each API first; every figure is the median "
+            f"of {rounds} runs of {duration:g} s, the configurations taking turns within each "
+            f"round; {WORKERS} workers each, {errors} errors; load average at the end "
+            f"{load[0]:.1f} on 2 cores, the load generator on the same cores).",
             "",
             "Requests per second (create: POST /v2/images; show: GET one image; list: the first "
             "page of 20):",
@@ -332,6 +408,10 @@ def report(results: dict[str, dict[tuple[str, int], Figures]], seed: int, durati
             "The registry keeps "
             + ", ".join(f"{r:.0%}" for r in kept)
             + " of direct PostgreSQL's req/s (same column order; target: at least 70%).",
+            "",
+            f"The lowest and highest of the {rounds} runs behind each figure (req/s):",
+            "",
+            *spread,
             *([] if bare is None else ["", *_ceiling_lines(results, bare)]),
         ]
     )
@@ -367,15 +447,16 @@ def _ceiling_lines(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=6.0)
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per figure (median kept)")
     parser.add_argument("--seed", type=int, default=300)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     Upstream.install()
     work = REPO / ".bench" / "metadata-backends"
     work.mkdir(parents=True, exist_ok=True)
-    results = run_all(work, args.seed, args.duration)
-    body = report(results, args.seed, args.duration)
+    results = run_all(work, args.seed, args.duration, args.rounds)
+    body = report(results, args.seed, args.duration, args.rounds)
     print(body)
     if not args.no_write:
         replace_section(REPO / "docs" / "performance.md", "## Database backends", body)
