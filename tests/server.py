@@ -138,6 +138,11 @@ class RegistryServer:
         return lines
 
     def start(self, timeout: float = 30.0) -> RegistryServer:
+        """Start the registry; one still running is kept (an API server a test killed and
+        starts again finds its registry up, as in a deployment; a second one on the same
+        port would be orphaned, since the workers share it)."""
+        if self.process is not None and self.process.poll() is None:
+            return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config.write_text("\n".join(self._server_lines()) + "\n")
         command = [

@@ -46,10 +46,16 @@ def start_import(server: LiveServer, web: tuple[str, int, Content]) -> str:
 
 
 def kill_and_restart(server: LiveServer) -> None:
+    """Kill the API server and start it again; its registry, if any, stays up throughout
+    (the same process after, not a second one beside it)."""
+    registry = server.registry.process if server.registry is not None else None
     os.kill(server.pid, signal.SIGKILL)
     assert server.process is not None
     server.process.wait()
     server.start()
+    if registry is not None:
+        assert server.registry is not None and server.registry.process is registry
+        assert registry.poll() is None
 
 
 def test_killed_import_is_run_again(
