@@ -9,9 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from spyglass.db.engine import create_database
 from spyglass.db.migrate import sync_schema
@@ -25,17 +23,14 @@ from tests.server import free_port
 TOKEN = "registry-test-token"
 
 
-def registry_app(repositories: Repositories, token: str = TOKEN) -> Starlette:
-    endpoint = RpcEndpoint(repositories)
+def registry_app(repositories: Repositories, token: str = TOKEN) -> ASGIApp:
+    """The registry's calls behind its trust check (no lifespan, access lines or ids)."""
     trust = Trust(token=token, certificates=False, keystone=False)
-    return Starlette(
-        routes=[Route("/rpc/{call}", endpoint.handle, methods=["POST"])],
-        middleware=[Middleware(TrustMiddleware, trust=trust)],
-    )
+    return TrustMiddleware(RpcEndpoint(repositories), trust=trust)
 
 
 @asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[str]:
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
     """``app`` on a free loopback port until the block ends; yields its URL."""
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
@@ -54,7 +49,7 @@ async def serving(app: Starlette) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def connection(
-    app: Starlette, token: str | None = TOKEN
+    app: ASGIApp, token: str | None = TOKEN
 ) -> AsyncIterator[RegistryConnection]:
     async with serving(app) as url:
         address = RegistryAddress(url=url, timeout=10, verify=True, auth_token=token)
