@@ -48,9 +48,7 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def connection(
-    app: ASGIApp, token: str | None = TOKEN
-) -> AsyncIterator[RegistryConnection]:
+async def connection(app: ASGIApp, token: str | None = TOKEN) -> AsyncIterator[RegistryConnection]:
     async with serving(app) as url:
         address = RegistryAddress(url=url, timeout=10, verify=True, auth_token=token)
         rpc = RegistryConnection(address)
