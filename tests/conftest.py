@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import httpx
@@ -10,7 +10,7 @@ import pytest
 
 from tests.backends import BACKENDS, Provisioner, activate
 from tests.http_origin import HttpOrigin
-from tests.server import LiveServer
+from tests.server import LiveServer, servers_that_died
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,6 +74,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     SQLite even when they run after a parametrized suite left a configuration alive."""
     uses_it = "metadata_backend" in getattr(item, "fixturenames", ())
     activate(_CURRENT[0] if uses_it and _CURRENT else None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report ends with the log of every test server that died on its own
+    meanwhile (``tests.server.servers_that_died``)."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for what, code, tail in servers_that_died():
+            report.sections.append((f"{what} exited with {code}", tail))
+    return report
 
 
 @pytest.fixture(scope="session")

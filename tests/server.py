@@ -23,6 +23,33 @@ from tests.backends import Provisioner, active
 _HANDED_OUT: set[int] = set()
 """Ports this process has given out already (a test may take two before starting either)."""
 
+_WATCHED: dict[subprocess.Popen[bytes], tuple[str, Path]] = {}
+"""Servers started and not stopped here: process -> (what it is, its log)."""
+
+
+def servers_that_died() -> list[tuple[str, int, str]]:
+    """Servers that exited without being stopped here since the last call: what each was,
+    its exit code and the end of its log. They are forgotten once returned (a test that
+    kills one on purpose is told once). A failed test's report shows them
+    (``tests/conftest.py``): a server that crashed otherwise shows only as "connection
+    refused" in a client, and its log is gone with the test's temporary directory."""
+    died = []
+    for process, (what, log) in list(_WATCHED.items()):
+        code = process.poll()
+        if code is None:
+            continue
+        del _WATCHED[process]
+        try:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-80:])
+        except OSError as exc:
+            tail = f"(no log: {exc})"
+        died.append((what, code, tail))
+    return died
+
+
+def _watch(process: subprocess.Popen[bytes], what: str, log: Path) -> None:
+    _WATCHED[process] = (what, log)
+
 
 @functools.cache
 def _ephemeral_low() -> int:
@@ -76,6 +103,8 @@ def _wait_until_up(
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None:
+        _WATCHED.pop(process, None)
     if process is not None and process.poll() is None:
         process.terminate()
         try:
@@ -157,6 +186,7 @@ class RegistryServer:
                 command, stdout=log, stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )  # fmt: skip
+        _watch(self.process, f"registry on port {self.port}", self.log)
         verify: ssl.SSLContext | bool = True
         if self.mode != "http":
             verify = self.provisioner.tls_files().client_context(certificate=self.mode == "mtls")
@@ -234,6 +264,7 @@ class LiveServer:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+        _watch(self.process, f"API server on port {self.port}", self.log)
         try:
             if _wait_until_up(self.process, f"{self.url}/versions", self.log, timeout):
                 return self
