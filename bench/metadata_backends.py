@@ -2,6 +2,10 @@
 registry (on PostgreSQL), beside upstream Glance 33 on PostgreSQL, in one run.
 
     python bench/metadata_backends.py [--rounds 3] [--duration 4] [--seed 300] [--no-write]
+    python bench/metadata_backends.py --only postgresql,registry --operations show
+
+``--only`` (words of the configurations' labels) and ``--operations`` measure a part, for
+a quick before-and-after while working on one path; a partial run only prints.
 
 Each configuration gets a fresh database (PostgreSQL and MariaDB are the machine's servers on
 5432 and 3306; a database per configuration is created and dropped) and ``--seed`` images made
@@ -213,13 +217,16 @@ def _one_figure(
 
 
 def measure(
-    configurations: list[Configuration], duration: float, rounds: int
+    configurations: list[Configuration],
+    duration: float,
+    rounds: int,
+    operations: tuple[str, ...] = OPERATIONS,
 ) -> dict[str, dict[tuple[str, int], Figures]]:
     """Every figure ``rounds`` times, the configurations taking turns within each round (in
     an order that rotates), and the median kept: on a shared 2-core machine a slow spell then
     falls on every configuration of a round alike rather than on whichever ran at that time."""
     samples: dict[str, dict[tuple[str, int], list[Figures]]] = {c.label: {} for c in configurations}
-    for operation in OPERATIONS:
+    for operation in operations:
         for concurrency in CONCURRENCY:
             for round_ in range(rounds):
                 turn = round_ % len(configurations)
@@ -245,10 +252,17 @@ def _spyglass(work: Path, lines: list[str]) -> Spyglass:
 
 
 def run_all(
-    work: Path, seed: int, duration: float, rounds: int
+    work: Path,
+    seed: int,
+    duration: float,
+    rounds: int,
+    only: tuple[str, ...] = (),
+    operations: tuple[str, ...] = OPERATIONS,
 ) -> dict[str, dict[tuple[str, int], Figures]]:
     """All configurations up at once (idle ones cost nothing measurable), each seeded, then
-    measured in turns (``measure``); the bare route last, under the show load."""
+    measured in turns (``measure``); the bare route last, under the show load. ``only``
+    keeps the configurations whose label has one of its words, and leaves the bare route
+    out."""
 
     def sqlite() -> tuple[Server, Callable[[], None]]:
         server = _spyglass(work / "sqlite", [])
@@ -294,6 +308,7 @@ def run_all(
         return server, cleanup
 
     def upstream() -> tuple[Server, Callable[[], None]]:
+        Upstream.install()
         database = _fresh(POSTGRES, "upstream")
         server = UpstreamOn(work / "upstream-pg", database.url)
         server.start(fresh=True)
@@ -311,6 +326,8 @@ def run_all(
         "Spyglass through the registry, PostgreSQL": registry,
         "upstream Glance 33, PostgreSQL": upstream,
     }
+    if only:
+        starts = {k: v for k, v in starts.items() if any(w in k.lower() for w in only)}
     configurations: list[Configuration] = []
     try:
         for label, start in starts.items():
@@ -321,10 +338,12 @@ def run_all(
             except BaseException:
                 cleanup()
                 raise
-        results = measure(configurations, duration, rounds)
+        results = measure(configurations, duration, rounds, operations)
     finally:
         for configuration in configurations:
             configuration.cleanup()
+    if only:
+        return results
     print(f"{BARE}:", flush=True)
     results[BARE] = measure_bare(work, duration, rounds)
     return results
@@ -451,11 +470,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs per figure (median kept)")
     parser.add_argument("--seed", type=int, default=300)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--only", default="", help="comma-separated label words; print only")
+    parser.add_argument("--operations", default=",".join(OPERATIONS), help="of create,show,list")
     args = parser.parse_args()
-    Upstream.install()
+    only = tuple(w.strip().lower() for w in args.only.split(",") if w.strip())
+    operations = tuple(o for o in args.operations.split(",") if o in OPERATIONS)
     work = REPO / ".bench" / "metadata-backends"
     work.mkdir(parents=True, exist_ok=True)
-    results = run_all(work, args.seed, args.duration, args.rounds)
+    results = run_all(work, args.seed, args.duration, args.rounds, only, operations)
+    if only or operations != OPERATIONS:
+        for label, figures in results.items():
+            cells = ", ".join(f"{o} x{c} {f.rps:.0f}" for (o, c), f in figures.items())
+            print(f"{label}: {cells}")
+        return
     body = report(results, args.seed, args.duration, args.rounds)
     print(body)
     if not args.no_write:

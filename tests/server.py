@@ -184,7 +184,7 @@ class RegistryServer:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
             )  # fmt: skip
         _watch(self.process, f"registry on port {self.port}", self.log)
         verify: ssl.SSLContext | bool = True
@@ -262,7 +262,7 @@ class LiveServer:
                 command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
             )
         _watch(self.process, f"API server on port {self.port}", self.log)
         try:
