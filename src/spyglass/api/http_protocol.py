@@ -15,7 +15,8 @@ send its headers or its body, holding a connection each. This protocol
   reading because the application is busy with what it already has).
 
 It also offers the ASGI zero-copy send extension (``api/zero_copy.py``), with which
-downloads of local files are sent by ``sendfile``.
+downloads of local files are sent by ``sendfile``, and writes a small answer's head and
+body in one write (``api/one_write.py``).
 
 The limits follow Glance's options: ``max_header_line`` (16 KiB) per line and
 ``client_socket_timeout`` (900 s) for an idle body; see ``protocol_for``.
@@ -37,6 +38,7 @@ from uvicorn.protocols.http.httptools_impl import (
 from uvicorn.server import ServerState
 
 from spyglass.api import zero_copy
+from spyglass.api.one_write import OneWriteCycle
 from spyglass.config import Settings
 
 HEADER_DEADLINE = 60.0
@@ -139,10 +141,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._cancel_head_timer()
         super().on_headers_complete()
-        if self.zero_copy and type(self.cycle) is RequestResponseCycle:
+        if type(self.cycle) is RequestResponseCycle:
             # uvicorn builds its own cycle class here; its task has not run yet, so the
-            # cycle can still become the subclass that takes the zero-copy message
-            self.cycle.__class__ = zero_copy.ZeroCopyCycle
+            # cycle can still become the subclass that writes a small answer at once and
+            # takes the zero-copy message (offered on plain HTTP only, in on_message_begin)
+            self.cycle.__class__ = OneWriteCycle
         if self.body_timeout and not self.transport.is_closing():
             self._body_seen = self.loop.time()
             self._body_timer = self.loop.call_later(self.body_timeout, self._body_timed_out)

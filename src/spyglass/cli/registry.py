@@ -68,6 +68,7 @@ def registry(
     import uvicorn
 
     from spyglass.api.app import database_url
+    from spyglass.api.http_protocol import protocol_for
     from spyglass.cli.db import prepare_for_serving
     from spyglass.cli.workers import serve_workers
     from spyglass.db.engine import PoolOptions
@@ -105,6 +106,8 @@ def registry(
         "log_level": None,
         "log_config": None,
         "access_log": False,
+        "http": protocol_for(settings),  # the API server's: bounded heads, one-write answers
+        "proxy_headers": False,  # its callers are API servers, never behind a proxy
         "timeout_keep_alive": 75,  # longer than the client pool keeps idle connections
         "loop": "uvloop",
         **tls,

@@ -112,11 +112,14 @@ class Http1Pool:
             head += f"{name}: {value}\r\n"
         message = f"{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
         deadline = within if within is not None else self.timeout
-        try:
-            async with asyncio.timeout(deadline):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise NotSent("no free connection in time") from None
+        if self._slots.locked():  # a free slot is taken at once, with no timer to set
+            try:
+                async with asyncio.timeout(deadline):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise NotSent("no free connection in time") from None
+        else:
+            await self._slots.acquire()
         try:
             return await self._exchange(message, deadline)
         finally:
