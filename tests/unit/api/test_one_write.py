@@ -89,12 +89,10 @@ APP = Starlette(
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
     sock = socket.create_server(("127.0.0.1", 0))
+    options: dict[str, Any] = {"http": functools.partial(_RecordingProtocol, max_header_line=16384)}
     server = uvicorn.Server(
-        uvicorn.Config(
-            APP, loop="uvloop", log_level="warning", lifespan="off",
-            http=functools.partial(_RecordingProtocol, max_header_line=16384),
-        )
-    )  # fmt: skip
+        uvicorn.Config(APP, loop="uvloop", log_level="warning", lifespan="off", **options)
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
