@@ -62,7 +62,7 @@ class OneWriteCycle(ZeroCopyCycle):
             return
         body = message.get("body", b"") if kind == "http.response.body" else None
         if body is None or len(body) > JOIN_LIMIT:
-            self.transport.write(b"".join(head))
+            self._write(head)
             await super().send(message)
             return
         collecting = _Collecting(self.transport)
@@ -71,9 +71,13 @@ class OneWriteCycle(ZeroCopyCycle):
             await super().send(message)
         finally:
             self.transport = collecting.transport
-            self.transport.write(b"".join(head + collecting.parts))
+            self._write(head + collecting.parts)
             if collecting.closed:
                 self.transport.close()
+
+    def _write(self, parts: list[bytes]) -> None:
+        if not self.disconnected and not self.transport.is_closing():  # as uvicorn: no
+            self.transport.write(b"".join(parts))  # writes to a connection that is gone
 
     async def _collected(self, message: Any) -> list[bytes]:
         collecting = _Collecting(self.transport)
