@@ -81,10 +81,12 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed test's report ends with the log of every test server that died on its own
-    meanwhile (``tests.server.servers_that_died``)."""
+    meanwhile (``tests.server.servers_that_died``); after any other test those are
+    forgotten, so a server a passing test killed on purpose is not blamed later."""
     report: pytest.TestReport = yield
+    died = servers_that_died()
     if report.failed:
-        for what, code, tail in servers_that_died():
+        for what, code, tail in died:
             report.sections.append((f"{what} exited with {code}", tail))
     return report
 
