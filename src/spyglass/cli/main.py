@@ -113,6 +113,7 @@ def api(
         "log_config": None,
         "access_log": False,  # spyglass.api.access_log writes one line per request
         "http": protocol_for(settings),  # httptools, with bounded request heads
+        **_proxy_headers(settings),
         "loop": "uvloop",
         # SIGTERM: stop accepting, let transfers in flight finish up to this limit, then exit
         "timeout_graceful_shutdown": _drain_limit(settings),
@@ -140,6 +141,20 @@ def api(
     except ConfigError as exc:
         typer.echo(f"spyglass: error: {exc.message}", err=True)
         raise typer.Exit(2) from None
+
+
+def _proxy_headers(settings: Settings) -> dict[str, Any]:
+    """uvicorn's handling of ``X-Forwarded-For``/``-Proto``, as Glance's
+    ``[oslo_middleware] enable_proxy_headers_parsing`` asks: off by default, for any peer
+    when on (oslo's middleware does not look at who sent them either).
+
+    uvicorn's own default trusts them from 127.0.0.1, so behind a proxy on the same host
+    that passes them through, any client could choose the scheme of the URLs in answers
+    and the address the access lines and the health check's ``allowed_source_ranges``
+    see."""
+    if settings.option("oslo_middleware", "enable_proxy_headers_parsing"):
+        return {"proxy_headers": True, "forwarded_allow_ips": "*"}
+    return {"proxy_headers": False}
 
 
 def _app_factory(settings: Settings, data_dir: Path) -> Callable[[], Any]:
