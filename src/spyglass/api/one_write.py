@@ -18,6 +18,8 @@ only collects what uvicorn writes while it handles the two messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from spyglass.api.zero_copy import ZeroCopyCycle
@@ -54,7 +56,10 @@ class OneWriteCycle(ZeroCopyCycle):
     async def send(self, message: Any) -> None:
         kind = message["type"]
         if kind == "http.response.start" and not self.response_started:
-            self._head = await self._collected(message)
+            with self._collecting() as collecting:
+                await super().send(message)
+            self._head = collecting.parts
+            self._close_if(collecting)
             return
         head, self._head = self._head, None
         if head is None:
@@ -65,27 +70,27 @@ class OneWriteCycle(ZeroCopyCycle):
             self._write(head)
             await super().send(message)
             return
+        try:
+            with self._collecting() as collecting:
+                await super().send(message)
+        finally:
+            self._write(head + collecting.parts)
+        self._close_if(collecting)
+
+    @contextlib.contextmanager
+    def _collecting(self) -> Iterator[_Collecting]:
+        """What uvicorn writes meanwhile goes to a collector instead of the connection."""
         collecting = _Collecting(self.transport)
         self.transport = collecting  # type: ignore[assignment]
         try:
-            await super().send(message)
+            yield collecting
         finally:
             self.transport = collecting.transport
-            self._write(head + collecting.parts)
-            if collecting.closed:
-                self.transport.close()
 
     def _write(self, parts: list[bytes]) -> None:
         if not self.disconnected and not self.transport.is_closing():  # as uvicorn: no
             self.transport.write(b"".join(parts))  # writes to a connection that is gone
 
-    async def _collected(self, message: Any) -> list[bytes]:
-        collecting = _Collecting(self.transport)
-        self.transport = collecting  # type: ignore[assignment]
-        try:
-            await super().send(message)
-        finally:
-            self.transport = collecting.transport
-        if collecting.closed:  # not done by uvicorn for a head, but never lose a close
+    def _close_if(self, collecting: _Collecting) -> None:
+        if collecting.closed:  # uvicorn closed it (not keep-alive) after what it wrote
             self.transport.close()
-        return collecting.parts

@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -23,6 +19,7 @@ from starlette.routing import Route
 
 from spyglass.api.http_protocol import BoundedHttpToolsProtocol
 from spyglass.api.one_write import JOIN_LIMIT
+from tests.unit.api.threaded_server import serving
 
 SMALL = b'{"id": "x"}'
 LARGE = b"L" * (JOIN_LIMIT + 1)
@@ -88,22 +85,8 @@ APP = Starlette(
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    sock = socket.create_server(("127.0.0.1", 0))
-    options: dict[str, Any] = {"http": functools.partial(_RecordingProtocol, max_header_line=16384)}
-    server = uvicorn.Server(
-        uvicorn.Config(APP, loop="uvloop", log_level="warning", lifespan="off", **options)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+    with serving(APP, _RecordingProtocol) as (address, _):
+        yield address
 
 
 @contextlib.contextmanager

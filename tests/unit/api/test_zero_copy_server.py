@@ -5,7 +5,6 @@ Either way the client gets the same bytes, and the connection stays usable."""
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import os
 import socket
@@ -17,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +26,7 @@ from spyglass.api.data_response import DataResponse
 from spyglass.api.http_protocol import BoundedHttpToolsProtocol
 from spyglass.stores.base import ByteRange
 from spyglass.stores.filesystem import FilesystemStore
+from tests.unit.api.threaded_server import serving
 
 SIZE = 24 * 1024 * 1024 + 5
 IMAGE = "11111111-2222-3333-4444-555555555555"
@@ -62,30 +61,11 @@ def _app(store: FilesystemStore, seen: list[list[str]]) -> Starlette:
     return Starlette(routes=[Route("/file", download)])
 
 
-@contextlib.contextmanager
 def _serving(
     store: FilesystemStore, protocol: Any, seen: list[list[str]], **config: Any
-) -> Iterator[tuple[str, threading.Thread]]:
+) -> contextlib.AbstractContextManager[tuple[str, threading.Thread]]:
     """A real uvicorn server in a thread, on the project's protocol; its URL and thread."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    options: dict[str, Any] = {"http": functools.partial(protocol, max_header_line=16384)}
-    uv = uvicorn.Server(
-        uvicorn.Config(
-            _app(store, seen), loop="uvloop", log_level="warning", lifespan="off",
-            **options, **config,
-        )
-    )  # fmt: skip
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", thread
-    finally:
-        uv.should_exit = True
-        thread.join(15)
-        sock.close()
+    return serving(_app(store, seen), protocol, **config)
 
 
 @pytest.fixture(params=["zero-copy", "streamed"])
