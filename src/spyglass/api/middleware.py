@@ -43,11 +43,12 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = f"req-{uuid.uuid4()}"
         given = Headers(scope=scope).get("x-openstack-request-id") if self.reuse_caller_id else None
         too_long = given is not None and len(given) > self.max_length
         if given and not too_long:
             request_id = given if given.startswith("req-") else f"req-{given}"
+        else:  # a new id only when the caller's is not kept: uuid4 reads the kernel's random
+            request_id = f"req-{uuid.uuid4()}"
         scope["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
