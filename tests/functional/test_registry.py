@@ -150,6 +150,8 @@ def test_the_registry_answers_only_callers_with_its_token(server_factory: StartS
         assert missing.json()["error"]["class"] == "ImageNotFound"
         assert raw.post("/rpc/images.nope", json={}, headers=token).status_code == 404
         assert raw.post("/rpc/images.get", content=b"[", headers=token).status_code == 400
+        not_a_post = raw.get("/rpc/images.get", headers=token)
+        assert (not_a_post.status_code, not_a_post.headers.get("allow")) == (405, "POST")
         assert raw.get("/healthcheck").text == "OK"
 
 

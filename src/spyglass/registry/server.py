@@ -64,15 +64,15 @@ class RpcEndpoint:
                 self.handlers[name] = (call, getattr(port, call.method))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json")]
         if scope["method"] != "POST":
             status, content = 405, encode_error(BadRequest("registry calls are POSTs"))
+            headers.append((b"allow", b"POST"))  # RFC 9110: a 405 names the methods allowed
         else:
             body = await _body(receive)
             status, content = await self.answer(scope["path"].removeprefix(RPC), body)
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(content)).encode()),
-        ]})  # fmt: skip
+        headers.append((b"content-length", str(len(content)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
     async def answer(self, name: str, body: bytes) -> tuple[int, bytes]:
