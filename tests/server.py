@@ -103,15 +103,15 @@ def _wait_until_up(
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    if process is not None:
-        _WATCHED.pop(process, None)
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    if process is None or process.poll() is not None:
+        return  # one that died on its own stays watched: the test's report shows why
+    _WATCHED.pop(process, None)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class RegistryServer:
