@@ -211,7 +211,14 @@ class ImageCache:
             log.exception("image cache: could not count a hit of %s", image_id)
 
     async def invalidate(self, image_id: str) -> None:
-        """Forget an entry and move its file to ``invalid/`` (for ``clean`` to remove)."""
+        """Forget an entry and move its file to ``invalid/`` (for ``clean`` to remove).
+
+        A fill whose copy is complete may still be finishing (its entry indexed, its file
+        still open): it is forgotten too, so that the next reader fetches the image again
+        instead of following the fill into the file being invalidated."""
+        fill = self._fills.get(image_id)
+        if fill is not None and fill.complete:
+            del self._fills[image_id]
         await self.index.remove(image_id)
         await anyio.to_thread.run_sync(self.layout.invalidate, image_id)
 

@@ -125,6 +125,39 @@ async def test_a_changed_file_is_invalidated_before_serving(cache: ImageCache) -
     assert path.read_bytes() == DATA
 
 
+async def test_a_changed_file_is_fetched_again_while_its_fill_is_still_finishing(
+    cache: ImageCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fill's entry is in the index (another worker may already serve hits from it)
+    before the fill lets go of its file: a reader that finds that file changed must not
+    follow the fill, whose file it is."""
+    image = image_of(DATA)
+    indexed, release = asyncio.Event(), asyncio.Event()
+    add = cache.index.add
+
+    async def add_then_hold(entry: CacheEntry) -> None:
+        await add(entry)
+        indexed.set()
+        await release.wait()
+
+    monkeypatch.setattr(cache.index, "add", add_then_hold)
+    filling = asyncio.ensure_future(cache.fill(image, FakeStore(DATA).source()))
+    await asyncio.wait_for(indexed.wait(), 10)
+    monkeypatch.setattr(cache.index, "add", add)
+    await asyncio.sleep(0.01)
+    path = cache.layout.path(image.id)
+    with path.open("r+b") as f:
+        f.seek(5)
+        f.write(b"X")
+    store = FakeStore(DATA)
+    assert await drain(await cache.read(image, None, store.source())) == DATA
+    assert store.opened == 1
+    release.set()
+    await filling
+    await settle(cache)
+    assert path.read_bytes() == DATA and await cache.is_cached(image.id)
+
+
 async def test_verified_hits_abort_before_the_last_byte(cache: ImageCache) -> None:
     """Corruption the file's ctime does not reveal (bit rot) is caught by ``verify_hits``."""
     image = image_of(DATA)
