@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,14 @@ from spyglass.stores.base import ByteRange
 from tests.unit.cache.conftest import FakeStore, drain, image_of, settle
 
 DATA = os.urandom(3 * 1024 * 1024 + 5)
+
+
+def _change_one_byte(cache: ImageCache, image_id: str) -> Path:
+    path = cache.layout.path(image_id)
+    with path.open("r+b") as f:
+        f.seek(5)
+        f.write(b"X")
+    return path
 
 
 async def test_miss_fills_then_hit_reads_the_file(cache: ImageCache) -> None:
@@ -114,10 +123,7 @@ async def test_a_changed_file_is_invalidated_before_serving(cache: ImageCache) -
     image = image_of(DATA)
     await cache.fill(image, FakeStore(DATA).source())
     await asyncio.sleep(0.01)
-    path = cache.layout.path(image.id)
-    with path.open("r+b") as f:
-        f.seek(5)
-        f.write(b"X")
+    path = _change_one_byte(cache, image.id)
     store = FakeStore(DATA)
     assert await drain(await cache.read(image, None, store.source())) == DATA
     assert store.opened == 1  # fetched again
@@ -145,10 +151,7 @@ async def test_a_changed_file_is_fetched_again_while_its_fill_is_still_finishing
     await asyncio.wait_for(indexed.wait(), 10)
     monkeypatch.setattr(cache.index, "add", add)
     await asyncio.sleep(0.01)
-    path = cache.layout.path(image.id)
-    with path.open("r+b") as f:
-        f.seek(5)
-        f.write(b"X")
+    path = _change_one_byte(cache, image.id)
     store = FakeStore(DATA)
     assert await drain(await cache.read(image, None, store.source())) == DATA
     assert store.opened == 1
