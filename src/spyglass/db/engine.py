@@ -3,8 +3,8 @@
 Repository code is written once, synchronously, against a SQLAlchemy
 ``Session``; a ``Database`` decides how that work runs. SQLite runs it whole in
 a worker thread (one thread hop per repository call rather than one per
-query); PostgreSQL and MySQL run it on their asyncio drivers through
-``AsyncSession.run_sync``. Glance configs name sync drivers (``mysql://``,
+query); PostgreSQL and MySQL run it on their asyncio drivers, in one greenlet
+per call (``greenlet_spawn``). Glance configs name sync drivers (``mysql://``,
 ``mysql+pymysql://``, ``mysql+mysqldb://``, ``postgresql://``,
 ``postgresql+psycopg2://``), which are mapped onto asyncpg and aiomysql so the
 same file works unchanged; only the mapped driver needs to be installed.
@@ -284,18 +284,17 @@ class AsyncDatabase(Database):
         # asyncpg switches to autocommit on the client alone; aiomysql sends SET AUTOCOMMIT
         # and, when the connection goes back, three statements to restore READ COMMITTED:
         # there the pool's ROLLBACK on return ends the read's implicit transaction instead.
-        self._reader = (
-            engine
+        sync = engine.sync_engine  # what the work inside the greenlet runs on
+        self._reader: Engine = (
+            sync
             if self.dialect == "mysql"
-            else engine.execution_options(isolation_level="AUTOCOMMIT")
+            else sync.execution_options(isolation_level="AUTOCOMMIT")
         )
-        self._sync = engine.sync_engine
-        self._sync_reader = self._reader.sync_engine
-        liveness.ping_idle_connections(engine.sync_engine)
+        liveness.ping_idle_connections(sync)
 
     async def run(self, work: Callable[[Session], T], *, write: bool = False) -> T:
         with _translated():
-            return await greenlet_spawn(_in_new_session, self._sync, work, write)
+            return await greenlet_spawn(_in_new_session, self.engine.sync_engine, work, write)
 
     async def read(self, work: Callable[[Connection], T], *, cheap: bool = False) -> T:
         """Reads run outside a transaction: at ``READ COMMITTED`` (both servers here)
@@ -311,7 +310,7 @@ class AsyncDatabase(Database):
             return await self._read(work)  # the pool was renewed: a fresh connection
 
     async def _read(self, work: Callable[[Connection], T]) -> T:
-        return await greenlet_spawn(_with_connection, self._sync_reader, work)
+        return await greenlet_spawn(_with_connection, self._reader, work)
 
     async def run_on_connection(self, work: Callable[[Connection], None]) -> None:
         with _translated():
